@@ -1,0 +1,74 @@
+"""Registries for the domain hooks a play may name: fact derivers and verdict rules.
+
+The runner calls them by name and knows nothing of what they mean. Domain packages
+(``auditor.mirrored``) register on import; lookups import ``PLUGIN_MODULES`` first.
+
+- A deriver ``(facts, vars) -> dict`` computes extra facts from parsed ones; the dict is merged
+  into ``facts``. It must be pure and must not raise on odd input (return what it can).
+- A verdict rule ``(facts, checks, vars) -> Verdict | None`` turns facts and check results into the
+  host's verdict for the play.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from auditor.results import CheckResult, Verdict
+
+DeriveFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+VerdictFn = Callable[[dict[str, Any], list[CheckResult], dict[str, Any]], "Verdict | None"]
+
+_DERIVERS: dict[str, DeriveFn] = {}
+_VERDICTS: dict[str, VerdictFn] = {}
+PLUGIN_MODULES = ["auditor.mirrored"]
+_loaded = False
+
+
+def register_deriver(name: str) -> Callable[[DeriveFn], DeriveFn]:
+    def deco(fn: DeriveFn) -> DeriveFn:
+        _DERIVERS[name] = fn
+        return fn
+
+    return deco
+
+
+def register_verdict(name: str) -> Callable[[VerdictFn], VerdictFn]:
+    def deco(fn: VerdictFn) -> VerdictFn:
+        _VERDICTS[name] = fn
+        return fn
+
+    return deco
+
+
+def _load_plugins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in PLUGIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def get_deriver(name: str) -> DeriveFn | None:
+    _load_plugins()
+    return _DERIVERS.get(name)
+
+
+def get_verdict_rule(name: str) -> VerdictFn | None:
+    _load_plugins()
+    return _VERDICTS.get(name)
+
+
+def known_derivers() -> list[str]:
+    _load_plugins()
+    return sorted(_DERIVERS)
+
+
+def known_verdict_rules() -> list[str]:
+    _load_plugins()
+    return sorted(_VERDICTS)
