@@ -1,0 +1,100 @@
+"""Evaluating a play's checks over facts: pure, no I/O. One CheckResult per check, always."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from auditor.playbook.expressions import ExpressionError, evaluate, render
+from auditor.playbook.schema import Check
+from auditor.results import CheckResult, CheckStatus
+
+MAX_EVIDENCE_CHARS = 20_000
+
+
+def evaluate_checks(checks: list[Check], context: dict[str, Any], platform: str, enabled: set[str]) -> list[CheckResult]:
+    return [evaluate_check(c, context, platform, enabled) for c in checks]
+
+
+def evaluate_check(check: Check, context: dict[str, Any], platform: str, enabled: set[str]) -> CheckResult:
+    started = time.perf_counter()
+    result = CheckResult(
+        id=check.id,
+        title=check.title,
+        severity=check.severity,
+        status=CheckStatus.passed,
+        description=check.description,
+        tags=list(check.tags),
+        refs=list(check.refs),
+    )
+    status, message = _decide(check, context, platform, enabled)
+    result.status = status
+    result.message = message
+    if status in (CheckStatus.passed, CheckStatus.failed, CheckStatus.error):
+        result.evidence = _evidence(check, context)
+        if status is not CheckStatus.passed and check.remediation:
+            result.remediation = _safe_render(check.remediation, context)
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    return result
+
+
+def _decide(check: Check, ctx: dict[str, Any], platform: str, enabled: set[str]) -> tuple[CheckStatus, str]:
+    if check.platforms and platform not in check.platforms:
+        return CheckStatus.not_applicable, f"applies to {', '.join(check.platforms)} hosts only"
+    if check.opt_in and check.opt_in not in enabled:
+        return CheckStatus.skipped, f"opt-in check: run with --enable {check.opt_in}"
+    try:
+        if check.applies_if and not evaluate(check.applies_if, ctx):
+            return CheckStatus.not_applicable, f"not applicable: {check.applies_if}"
+        if check.when and not evaluate(check.when, ctx):
+            return CheckStatus.skipped, f"skipped: condition {check.when} is false"
+        for cond in check.that:
+            if not evaluate(cond, ctx):
+                return CheckStatus.failed, _safe_render(check.fail_msg, ctx) or f"assertion failed: {cond}"
+    except ExpressionError as exc:
+        return CheckStatus.error, f"could not evaluate: {_missing_fact_hint(exc, ctx)}"
+    return CheckStatus.passed, _safe_render(check.success_msg, ctx)
+
+
+def _missing_fact_hint(exc: ExpressionError, ctx: dict[str, Any]) -> str:
+    errors = ctx.get("facts", {}).get("_errors") or {}
+    if errors:
+        failed = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
+        return f"{exc} (collector problems: {failed})"
+    return str(exc)
+
+
+def _safe_render(template: str, ctx: dict[str, Any]) -> str:
+    try:
+        return render(template, ctx)
+    except ExpressionError as exc:
+        return f"{template} [message could not be rendered: {exc}]"
+
+
+def _evidence(check: Check, ctx: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, expr in check.evidence.items():
+        try:
+            out[key] = _bounded(evaluate(expr, ctx))
+        except ExpressionError as exc:
+            out[key] = f"<unavailable: {exc}>"
+    return out
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """Evidence is remote data: keep it JSON-friendly and bounded in size and depth."""
+    if depth > 8:
+        return "<nested too deep>"
+    if isinstance(value, str):
+        return value if len(value) <= MAX_EVIDENCE_CHARS else value[:MAX_EVIDENCE_CHARS] + "…[truncated]"
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _bounded(v, depth + 1) for k, v in list(value.items())[:500]}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_bounded(v, depth + 1) for v in list(value)[:1000]]
+    if hasattr(value, "to_dict"):
+        return _bounded(value.to_dict(), depth + 1)
+    if hasattr(value, "model_dump"):
+        return _bounded(value.model_dump(mode="json"), depth + 1)
+    return _bounded(str(value), depth + 1)

@@ -1,0 +1,149 @@
+"""`auditor run` and `auditor validate`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from auditor.errors import ExitCode, UsageError
+from auditor.results import HOST_DOWN_STATUSES, CheckStatus, RunResult
+
+DEFAULT_OUTPUT = "reports"
+FORMATS_HELP = "Report formats, comma separated (json, html, junit, csv)."
+
+
+def exit_code_for(run: RunResult) -> ExitCode:
+    """0 all good; 3 any host not audited (wins); 2 any check failed or errored; 99 interrupted."""
+    if run.interrupted:
+        return ExitCode.INTERRUPTED
+    if any(h.status in HOST_DOWN_STATUSES for h in run.hosts):
+        return ExitCode.HOSTS_UNREACHABLE
+    if any(c.status in (CheckStatus.failed, CheckStatus.error) for h in run.hosts for c in h.all_checks()):
+        return ExitCode.CHECKS_FAILED
+    return ExitCode.OK
+
+
+def parse_formats(value: str) -> list[str]:
+    from auditor.report.writers import available_formats
+
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in available_formats()]
+    if unknown or not formats:
+        raise UsageError(f"--report: unknown format {', '.join(unknown) or value!r} (expected: {', '.join(available_formats())})")
+    return list(dict.fromkeys(formats))
+
+
+def parse_enable(values: list[str]) -> set[str]:
+    return {v.strip() for item in values for v in item.split(",") if v.strip()}
+
+
+def execute_audit(
+    playbook_paths: list[str],
+    inventory_sources: list[str],
+    *,
+    limit: str | None,
+    options,
+    formats: list[str],
+    output: Path,
+    console: Console,
+    quiet: bool = False,
+    spec_overrides: dict | None = None,
+    inventory=None,
+) -> tuple[RunResult, list[Path]]:
+    """The main job as a library call: load, plan, run, write reports (also after an interrupt)."""
+    from auditor.console import LiveProgress, print_recap
+    from auditor.inventory import load_inventory
+    from auditor.plan import build_plan
+    from auditor.playbook import load_playbooks
+    from auditor.report.writers import write_reports
+    from auditor.runner import Runner, new_run
+
+    playbooks = load_playbooks(playbook_paths)
+    inv = inventory if inventory is not None else load_inventory(inventory_sources)
+    plans = build_plan(inv, playbooks, limit=limit, spec_overrides=spec_overrides)
+    run = new_run([p.path for p in playbooks], list(inv.sources), limit, options)
+    progress = LiveProgress(console, quiet=quiet)
+    runner = Runner(options, sinks=[progress])
+    try:
+        asyncio.run(runner.run(plans, run))
+    except KeyboardInterrupt:
+        run.interrupted = True
+    paths = write_reports(run, formats, output)
+    _write_retry(run, output)
+    if not quiet:
+        print_recap(console, run, [str(p) for p in paths])
+    return run, paths
+
+
+def _write_retry(run: RunResult, output: Path) -> None:
+    failed = [h.name for h in run.hosts if h.status.value != "ok"]
+    path = output / "last.retry"
+    try:
+        from auditor.inventory.retry import write_retry_file
+    except ImportError:
+        write_retry_file = None
+    if write_retry_file is not None:
+        write_retry_file(path, failed)
+    else:
+        path.write_text("".join(f"{n}\n" for n in failed), encoding="utf-8")
+
+
+def run_command(
+    playbooks: list[Path] = typer.Argument(..., help="Playbook files (YAML), run in order.", metavar="PLAYBOOK..."),
+    inventory: list[str] = typer.Option(..., "-i", "--inventory", help="Inventory source (file, folder or script); repeatable."),
+    limit: Optional[str] = typer.Option(None, "-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile)."),
+    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once."),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
+    command_timeout: float = typer.Option(60.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
+    host_deadline: float = typer.Option(120.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
+    report: str = typer.Option("json", "--report", help=FORMATS_HELP),
+    output: Path = typer.Option(Path(DEFAULT_OUTPUT), "-o", "--output", help="Folder for reports."),
+    enable: list[str] = typer.Option([], "--enable", help="Opt-in checks to run: user-context, probe (repeatable)."),
+    host_key_checking: str = typer.Option("accept-new", "--host-key-checking",
+                                          help="SSH host keys: accept-new (default), strict, or off (no verification)."),
+    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
+    include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
+) -> int:
+    """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
+
+    Exit codes: 0 all checks passed; 2 checks failed; 3 hosts unreachable, auth failed or timed out;
+    4 bad input; 5 usage error; 99 interrupted; 250 internal error.
+    """
+    from auditor.runner import RunOptions
+
+    if host_key_checking not in ("accept-new", "strict", "off"):
+        raise UsageError("--host-key-checking: expected accept-new, strict or off")
+    formats = parse_formats(report)
+    options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
+                         host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts)
+    overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
+    console = Console(stderr=False)
+    run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
+                           output=output, console=console, quiet=quiet, spec_overrides=overrides)
+    return int(exit_code_for(run))
+
+
+def validate_command(
+    playbooks: list[Path] = typer.Argument(..., help="Playbook files to check.", metavar="PLAYBOOK..."),
+) -> int:
+    """Check playbooks (schema, parser and rule names, expressions) without connecting anywhere.
+
+    Exit codes: 0 valid; 4 a playbook has an error (printed as file:line:column: message).
+    """
+    from auditor.playbook import load_playbook
+
+    for path in playbooks:
+        book = load_playbook(str(path))
+        checks = sum(len(p.checks) for p in book.plays)
+        typer.echo(f"{path}: ok ({len(book.plays)} plays, {checks} checks)")
+    return int(ExitCode.OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("validate")(validate_command)

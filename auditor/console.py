@@ -1,0 +1,144 @@
+"""Terminal output: a live progress display while hosts run, then a recap table and a one-line summary."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
+from auditor.runner import Event
+
+STATUS_STYLE = {
+    HostStatus.ok: "green",
+    HostStatus.failed: "red",
+    HostStatus.unreachable: "magenta",
+    HostStatus.auth_failed: "magenta",
+    HostStatus.timed_out: "yellow",
+    HostStatus.error: "bold red",
+}
+VERDICT_STYLE = {
+    "CONFLICT_CONFIRMED": "bold red",
+    "AT_RISK_MIRRORED_DOCKER": "red",
+    "AT_RISK_LATENT": "yellow",
+    "EDGE_NO_LAN_VISIBILITY": "bold red",
+    "EDGE_NOT_HOST_NETWORK": "yellow",
+    "EDGE_WSL_NAT": "yellow",
+    "INCONCLUSIVE": "magenta",
+}
+RECAP_ROWS = 40
+
+
+class LiveProgress:
+    """An event sink: rich live progress (done / running / pending, slowest running hosts)."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console = console
+        self.quiet = quiet
+        self.running: dict[str, float] = {}
+        self.done = 0
+        self.total = 0
+        self.counts: Counter[str] = Counter()
+        self.progress = Progress(
+            TextColumn("[bold]auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.task = None
+        self.live: Live | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "run_started":
+            self.total = event.total
+            self.task = self.progress.add_task("audit", total=event.total, detail="")
+            if self.console.is_terminal and not self.quiet:
+                self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+                self.live.start()
+        elif event.kind == "host_started" and event.host:
+            self.running[event.host] = time.monotonic()
+        elif event.kind == "host_finished" and event.host and event.result:
+            self.running.pop(event.host, None)
+            self.done += 1
+            self.counts[event.result.status.value] += 1
+            if self.live is None and not self.quiet and event.result.status is not HostStatus.ok and not self.console.is_terminal:
+                r = event.result
+                self.console.print(f"{r.name}: {r.status.value}" + (f" ({r.error})" if r.error else ""), markup=False, highlight=False)
+        elif event.kind == "run_finished" and self.live is not None:
+            self.live.stop()
+            self.live = None
+        if self.live is not None and self.task is not None:
+            self.progress.update(self.task, completed=self.done, detail=self._detail())
+            self.live.update(self._render())
+
+    def _detail(self) -> str:
+        pending = self.total - self.done - len(self.running)
+        parts = [f"running {len(self.running)}", f"pending {pending}"]
+        parts += [f"{k} {v}" for k, v in sorted(self.counts.items())]
+        return " · ".join(parts)
+
+    def _render(self):
+        slow = sorted(self.running.items(), key=lambda kv: kv[1])[:5]
+        now = time.monotonic()
+        if not slow:
+            return self.progress
+        table = Table(box=None, show_header=False, padding=(0, 1))
+        for name, since in slow:
+            table.add_row("[dim]slowest[/dim]", escape(name), f"{now - since:5.1f}s")
+        return Group(self.progress, table)
+
+
+def host_verdict(host: HostResult) -> str:
+    verdicts = host.verdicts()
+    return ", ".join(v.name for v in verdicts) if verdicts else "-"
+
+
+def print_recap(console: Console, run: RunResult, report_paths: list[str]) -> None:
+    """A recap table (hosts needing attention first, bounded) and the one-line fleet summary."""
+    hosts = sorted(run.hosts, key=_attention_rank)
+    table = Table(title="Recap", title_justify="left", show_lines=False)
+    for col in ("host", "outcome", "verdict", "failed checks", "time"):
+        table.add_column(col, overflow="fold")
+    for host in hosts[:RECAP_ROWS]:
+        failed = [c.id for c in host.all_checks() if c.status in (CheckStatus.failed, CheckStatus.error)]
+        detail = ", ".join(failed[:6]) + (f" +{len(failed) - 6}" if len(failed) > 6 else "")
+        if host.error:
+            detail = host.error if not detail else f"{detail}; {host.error}"
+        verdict = host_verdict(host)
+        table.add_row(
+            escape(host.name),
+            f"[{STATUS_STYLE.get(host.status, '')}]{host.status.value}[/]",
+            f"[{VERDICT_STYLE.get(verdict, '')}]{escape(verdict)}[/]" if verdict in VERDICT_STYLE else escape(verdict),
+            escape(detail),
+            f"{host.timings.total_ms / 1000:.1f}s",
+        )
+    if len(hosts) > RECAP_ROWS:
+        table.caption = f"{len(hosts) - RECAP_ROWS} more hosts in the report"
+    console.print(table)
+    for path in report_paths:
+        console.print(f"report: {escape(str(path))}", highlight=False)
+    console.print(summary_line(run), highlight=False)
+
+
+def summary_line(run: RunResult) -> str:
+    s = run.summary
+    duration = (run.finished - run.started).total_seconds() if run.finished else 0.0
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items()))
+    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s.by_verdict.items(), key=lambda kv: -kv[1]))
+    line = f"{s.hosts} hosts in {duration:.1f}s: {statuses or 'none'}"
+    if verdicts:
+        line += f" | verdicts: {verdicts}"
+    if run.interrupted:
+        line += " | INTERRUPTED (partial results kept)"
+    return line
+
+
+def _attention_rank(host: HostResult) -> tuple[int, str]:
+    order = {HostStatus.error: 0, HostStatus.unreachable: 1, HostStatus.auth_failed: 1, HostStatus.timed_out: 1,
+             HostStatus.failed: 2, HostStatus.ok: 3}
+    verdict = host_verdict(host)
+    bump = -1 if verdict in ("CONFLICT_CONFIRMED", "EDGE_NO_LAN_VISIBILITY") else 0
+    return (order.get(host.status, 4) + bump, host.name)

@@ -1,0 +1,104 @@
+"""Playbook expressions: Jinja2 in the immutable sandbox, strict about undefined names.
+
+Conditions (``when``, ``applies_if``, ``that``) are bare Jinja2 expressions, as in Ansible;
+messages are templates. Everything is compiled once at load time, so a broken expression is a
+load error with file:line, not a surprise mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, Callable
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+class ExpressionError(ValueError):
+    """An expression failed to compile or evaluate; the message is safe to show."""
+
+
+def _regex_search(value: Any, pattern: str, ignorecase: bool = False) -> str | None:
+    m = re.search(pattern, str(value), re.IGNORECASE if ignorecase else 0)
+    return m.group(0) if m else None
+
+
+def _version_tuple(value: Any) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", str(value))[:6])
+
+
+def _version_compare(value: Any, other: Any, op: str = ">=") -> bool:
+    a, b = _version_tuple(value), _version_tuple(other)
+    length = max(len(a), len(b))
+    a, b = a + (0,) * (length - len(a)), b + (0,) * (length - len(b))
+    ops = {">=": a >= b, ">": a > b, "<=": a <= b, "<": a < b, "==": a == b, "!=": a != b,
+           "ge": a >= b, "gt": a > b, "le": a <= b, "lt": a < b, "eq": a == b, "ne": a != b}
+    if op not in ops:
+        raise ExpressionError(f"version comparison operator {op!r} is not one of {', '.join(ops)}")
+    return ops[op]
+
+
+def _make_env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters["to_json"] = lambda v: json.dumps(v, default=str, sort_keys=True)
+    env.filters["regex_search"] = _regex_search
+    env.filters["version_compare"] = _version_compare
+    env.filters["version"] = _version_compare
+    env.filters["bool"] = lambda v: str(v).strip().lower() in ("1", "true", "yes", "on") if isinstance(v, str) else bool(v)
+    env.tests["version"] = _version_compare
+    env.tests["regex"] = lambda v, p: re.search(p, str(v)) is not None
+    return env
+
+
+ENV = _make_env()
+
+
+def _strip_braces(source: str) -> str:
+    s = source.strip()
+    if s.startswith("{{") and s.endswith("}}") and s.count("{{") == 1:
+        return s[2:-2].strip()
+    return s
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Callable[..., Any]:
+    """Compile a bare expression (``{{ }}`` around it is tolerated, as Ansible does for when)."""
+    try:
+        return ENV.compile_expression(_strip_braces(source), undefined_to_none=False)
+    except TemplateError as exc:
+        raise ExpressionError(f"invalid expression {source!r}: {exc.message or exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str):
+    try:
+        return ENV.from_string(source)
+    except TemplateError as exc:
+        raise ExpressionError(f"invalid template {source!r}: {exc.message or exc}") from None
+
+
+def evaluate(source: str, context: dict[str, Any]) -> Any:
+    try:
+        value = compile_expression(source)(**context)
+    except ExpressionError:
+        raise
+    except TemplateError as exc:
+        raise ExpressionError(f"{source!r}: {exc.message or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the expression's own error (TypeError, ...) is user input
+        raise ExpressionError(f"{source!r}: {type(exc).__name__}: {exc}") from None
+    if isinstance(value, StrictUndefined):  # pragma: no cover - defensive
+        raise ExpressionError(f"{source!r}: undefined")
+    return value
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    try:
+        return compile_template(source).render(**context)
+    except ExpressionError:
+        raise
+    except TemplateError as exc:
+        raise ExpressionError(f"{source!r}: {exc.message or exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise ExpressionError(f"{source!r}: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,129 @@
+"""Load and validate playbooks: YAML -> schema -> names resolved -> expressions compiled.
+
+Every problem becomes one ``BadInputError`` naming file:line:column and the key at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from auditor.errors import BadInputError
+from auditor.parsers.registry import get_parser, known_parsers
+from auditor.playbook.expressions import ExpressionError, compile_expression, compile_template
+from auditor.playbook.schema import Play, Playbook
+from auditor.playbook.yamlpos import PositionedYAML, load_positioned
+from auditor.rules import get_deriver, get_verdict_rule, known_derivers, known_verdict_rules
+
+_PLAYS = TypeAdapter(list[Play])
+MAX_PLAYBOOK_BYTES = 4 * 1024 * 1024
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Load one playbook file; raise BadInputError (file:line:col) on any problem."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInputError("playbook not found", _loc(name)) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read playbook: {exc.strerror}", _loc(name)) from None
+    if len(raw) > MAX_PLAYBOOK_BYTES:
+        raise BadInputError(f"playbook is larger than {MAX_PLAYBOOK_BYTES} bytes", _loc(name))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} at offset {exc.start}", _loc(name)) from None
+    doc = load_positioned(text, name)
+    if doc.data is None:
+        raise BadInputError("expected a list of plays, the file is empty", doc.location(()))
+    if not isinstance(doc.data, list):
+        raise BadInputError(f"expected a list of plays at the top level, found a {type(doc.data).__name__}", doc.location(()))
+    try:
+        plays = _PLAYS.validate_python(doc.data)
+    except ValidationError as exc:
+        raise _schema_error(exc, doc) from None
+    for i, play in enumerate(plays):
+        _resolve(play, i, doc, path.parent)
+    return Playbook(path=name, plays=plays)
+
+
+def load_playbooks(paths: list[str]) -> list[Playbook]:
+    return [load_playbook(p) for p in paths]
+
+
+def _loc(name: str):
+    from auditor.errors import Location
+
+    return Location(name)
+
+
+def _schema_error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    # pydantic marks dict-key errors with a "[key]" part; it is not part of the YAML path
+    path = tuple(p for p in loc if p != "[key]")
+    key = next((str(p) for p in reversed(loc) if isinstance(p, str)), None)
+    kind = err["type"]
+    if loc and loc[-1] == "[key]":
+        msg = f"{key!r} is not a known platform (expected one of windows, linux)"
+        where = doc.location(path, prefer_key=True)
+    elif kind == "extra_forbidden":
+        msg = f"unknown key {key!r}"
+        where = doc.location(path, prefer_key=True)
+    elif kind == "missing":
+        msg = f"missing required key {key!r}"
+        where = doc.location(path[:-1])
+    else:
+        detail = err["msg"]
+        if detail.startswith("Value error, "):
+            detail = detail[len("Value error, "):]
+        msg = f"{key!r}: {detail}" if key else detail
+        where = doc.location(path)
+    return BadInputError(msg, where)
+
+
+def _resolve(play: Play, i: int, doc: PositionedYAML, base: Path) -> None:
+    for platform, collectors in play.gather.items():
+        for j, col in enumerate(collectors):
+            where = (i, "gather", platform, j)
+            if get_parser(col.parser) is None:
+                raise BadInputError(
+                    f"unknown parser {col.parser!r} (known: {', '.join(known_parsers())})", doc.location(where + ("parser",))
+                )
+            if col.script_file:
+                script_path = (base / col.script_file).resolve()
+                try:
+                    col.script = script_path.read_text(encoding="utf-8-sig")
+                except OSError:
+                    raise BadInputError(f"script_file {col.script_file!r} not found", doc.location(where + ("script_file",))) from None
+                col.script_file = None
+    for j, name in enumerate(play.derive):
+        if get_deriver(name) is None:
+            raise BadInputError(f"unknown deriver {name!r} (known: {', '.join(known_derivers()) or 'none'})", doc.location((i, "derive", j)))
+    if play.verdict and get_verdict_rule(play.verdict) is None:
+        raise BadInputError(
+            f"unknown verdict rule {play.verdict!r} (known: {', '.join(known_verdict_rules()) or 'none'})", doc.location((i, "verdict"))
+        )
+    for j, check in enumerate(play.checks):
+        where = (i, "checks", j)
+        _compile(doc, where + ("applies_if",), check.applies_if, compile_expression)
+        _compile(doc, where + ("when",), check.when, compile_expression)
+        for k, cond in enumerate(check.that):
+            _compile(doc, where + ("that", k), cond, compile_expression)
+        for key, expr in check.evidence.items():
+            _compile(doc, where + ("evidence", key), expr, compile_expression)
+        for field in ("success_msg", "fail_msg", "remediation"):
+            _compile(doc, where + (field,), getattr(check, field), compile_template)
+
+
+def _compile(doc: PositionedYAML, path: tuple, source: Any, compiler) -> None:
+    if not source:
+        return
+    try:
+        compiler(source)
+    except ExpressionError as exc:
+        raise BadInputError(str(exc), doc.location(path)) from None
