@@ -66,7 +66,7 @@ def _schema_error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
     loc = tuple(err["loc"])
     # pydantic marks dict-key errors with a "[key]" part; it is not part of the YAML path
     path = tuple(p for p in loc if p != "[key]")
-    key = next((str(p) for p in reversed(loc) if isinstance(p, str)), None)
+    key = next((str(p) for p in reversed(path) if isinstance(p, str)), None)
     kind = err["type"]
     if loc and loc[-1] == "[key]":
         msg = f"{key!r} is not a known platform (expected one of windows, linux)"
