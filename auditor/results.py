@@ -84,6 +84,27 @@ class Verdict(_Model):
     notes: list[str] = Field(default_factory=list, description="caveats, e.g. rules that rest on inference")
 
 
+class TaskStatus(str, Enum):
+    ok = "ok"            # already in the desired state: nothing to do
+    changed = "changed"  # changed the host (or, in check mode, would change it)
+    failed = "failed"
+    skipped = "skipped"  # `when` false, opt-in not given, or an earlier task failed
+
+
+class TaskResult(_Model):
+    """One remediation task on one host (`auditor remediate`)."""
+
+    name: str
+    module: str
+    status: TaskStatus
+    message: str = ""
+    check_mode: bool = False
+    diff: str | None = Field(default=None, description="unified diff of what changed (or would change)")
+    backup_path: str | None = None
+    loop_item: str | None = None
+    duration_ms: float = 0.0
+
+
 class CollectorResult(_Model):
     name: str
     rc: int | None = None
@@ -98,6 +119,7 @@ class PlayResult(_Model):
     playbook: str
     platform: str
     checks: list[CheckResult] = Field(default_factory=list)
+    tasks: list[TaskResult] = Field(default_factory=list)
     verdict: Verdict | None = None
     collectors: list[CollectorResult] = Field(default_factory=list)
     facts: dict[str, Any] | None = Field(default=None, description="present only with --include-facts")
@@ -126,6 +148,9 @@ class HostResult(_Model):
     timings: Timings = Field(default_factory=Timings)
     plays: list[PlayResult] = Field(default_factory=list)
 
+    def all_tasks(self) -> list[TaskResult]:
+        return [t for p in self.plays for t in p.tasks]
+
     def all_checks(self) -> list[CheckResult]:
         return [c for p in self.plays for c in p.checks]
 
@@ -138,6 +163,7 @@ class RunSummary(_Model):
     by_status: dict[str, int] = Field(default_factory=dict)
     by_verdict: dict[str, int] = Field(default_factory=dict)
     checks: dict[str, int] = Field(default_factory=dict)
+    tasks: dict[str, int] = Field(default_factory=dict)
 
 
 class RunResult(_Model):
@@ -164,6 +190,8 @@ class RunResult(_Model):
                 summary.by_verdict[verdict.name] = summary.by_verdict.get(verdict.name, 0) + 1
             for check in host.all_checks():
                 summary.checks[check.status.value] = summary.checks.get(check.status.value, 0) + 1
+            for task in host.all_tasks():
+                summary.tasks[task.status.value] = summary.tasks.get(task.status.value, 0) + 1
         self.summary = summary
         return summary
 

@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from auditor import __version__
 from auditor.checks import evaluate_checks
@@ -24,6 +24,7 @@ from auditor.results import (
     HostStatus,
     PlayResult,
     RunResult,
+    TaskStatus,
     Timings,
     utcnow,
 )
@@ -59,12 +60,17 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
+#: Runs one play on one connected host. The default is the audit (gather -> checks -> verdict);
+#: `auditor remediate` passes its own (tasks with check mode and diff) and reuses everything else.
+PlayExecutor = Callable[["Runner", HostPlan, PlannedPlay, Transport], Awaitable[PlayResult]]
 
 
 class Runner:
     def __init__(self, options: RunOptions, sinks: list[EventSink] | None = None,
-                 transport_factory: Callable[[Any], Transport] = get_transport):
+                 transport_factory: Callable[[Any], Transport] = get_transport,
+                 play_executor: PlayExecutor | None = None):
         self.options = options
+        self._play_executor = play_executor
         self.sinks = list(sinks or [])
         self._transport_factory = transport_factory
 
@@ -159,7 +165,11 @@ class Runner:
             raise TransportTimeout(f"connect timed out after {self.options.connect_timeout:g}s") from None
         state.timings.connect_ms = round((time.perf_counter() - t) * 1000, 2)
         for planned in plan.plays:
-            state.plays.append(await self._run_play(plan, planned, transport, state))
+            state.phase = f"play {planned.play.name!r}"
+            if self._play_executor is not None:
+                state.plays.append(await self._play_executor(self, plan, planned, transport))
+            else:
+                state.plays.append(await self._run_play(plan, planned, transport, state))
 
     async def _run_play(self, plan: HostPlan, planned: PlannedPlay, transport: Transport, state: "_HostState") -> PlayResult:
         play = planned.play
@@ -225,6 +235,8 @@ def _status_from_checks(plays: list[PlayResult]) -> HostStatus:
         for check in play.checks:
             if check.status in (CheckStatus.failed, CheckStatus.error):
                 return HostStatus.failed
+        if any(t.status is TaskStatus.failed for t in play.tasks):
+            return HostStatus.failed
     return HostStatus.ok
 
 
