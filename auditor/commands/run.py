@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from auditor.errors import ExitCode, UsageError
+from auditor.errors import BadInputError, ExitCode, UsageError
 from auditor.results import HOST_DOWN_STATUSES, CheckStatus, RunResult
 
 DEFAULT_OUTPUT = "reports"
@@ -65,6 +65,10 @@ def execute_audit(
     playbooks = load_playbooks(playbook_paths)
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
     plans = build_plan(inv, playbooks, limit=limit, spec_overrides=spec_overrides)
+    if not plans:
+        patterns = ", ".join(sorted({play.hosts for book in playbooks for play in book.plays}))
+        raise BadInputError(f"no hosts matched: the plays select {patterns!r}" + (f" and --limit is {limit!r}" if limit else "")
+                            + f" in {', '.join(inv.sources) or 'the inventory'}")
     run = new_run([p.path for p in playbooks], list(inv.sources), limit, options)
     progress = LiveProgress(console, quiet=quiet)
     runner = Runner(options, sinks=[progress])
