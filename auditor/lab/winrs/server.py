@@ -182,6 +182,8 @@ class WinrsHostServer:
                 await writer.drain()
         except (ConnectionError, ValueError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the fleet is stopping: end this connection quietly
         finally:
             self._conns.discard(task)
             writer.close()
