@@ -1,0 +1,157 @@
+"""The self-contained HTML report: one file, no request leaves the page.
+
+Static parts (metadata, summary charts, the hosts that need action) are rendered by Jinja2 with autoescape on.
+The host table is drawn by an inline script from the data in a ``<script type="application/json">`` block,
+a page of rows at a time, so 5,000 hosts stay light; the script builds nodes with ``textContent`` only.
+A Content-Security-Policy with the hashes of the inline script and style forbids every other script,
+style or request, so even a rendering mistake could not run remote output or reach the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from auditor.report.files import atomic_write, report_path
+from auditor.report.view import ATTENTION, VERDICT_STYLES, headline_verdict, host_view, needs_action, verdict_style
+from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity
+
+#: Rows shown per category in the "needs action" section; the table holds the rest.
+NEEDS_ACTION_CAP = 50
+_NO_VERDICT = "(no verdict)"
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("auditor.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# U+2028/2029 are line terminators in older JS parsers; '<' '>' '&' escaped so "</script>" and "<!--"
+# cannot end or confuse the data block.
+_SCRIPT_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(data: Any) -> Markup:
+    """JSON that is safe inside ``<script type="application/json">`` (no ``</``, no ``<!--``)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup("".join(_SCRIPT_JSON_ESCAPES.get(ch, ch) for ch in text) if _needs_escape(text) else text)
+
+
+def _needs_escape(text: str) -> bool:
+    return any(ch in text for ch in _SCRIPT_JSON_ESCAPES)
+
+
+def _static(name: str) -> str:
+    """A static asset next to the templates, inlined verbatim (not a template: JS has its own braces)."""
+    assert _ENV.loader is not None
+    return _ENV.loader.get_source(_ENV, name)[0]
+
+
+def _csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _bars(counts: list[tuple[str, int, str]]) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart: rows of (label, count, tone, bar width, y)."""
+    top = max((c for _, c, _ in counts), default=0) or 1
+    rows = [
+        {"label": label, "count": count, "tone": tone, "width": round(320 * count / top, 1), "y": 8 + 26 * i}
+        for i, (label, count, tone) in enumerate(counts)
+    ]
+    return {"rows": rows, "height": 16 + 26 * len(rows)}
+
+
+def _verdict_counts(run: RunResult) -> list[tuple[str, int, str]]:
+    counts: dict[str, int] = {}
+    for host in run.hosts:
+        verdict = headline_verdict(host)
+        name = verdict.name if verdict else _NO_VERDICT
+        counts[name] = counts.get(name, 0) + 1
+    ordered = sorted(counts, key=lambda n: (n == _NO_VERDICT, -verdict_style(n).rank, n))
+    return [(n, counts[n], "none" if n == _NO_VERDICT else verdict_style(n).tone) for n in ordered]
+
+
+def _status_counts(run: RunResult) -> list[tuple[str, int, str]]:
+    counts = {s.value: 0 for s in HostStatus}
+    for host in run.hosts:
+        counts[host.status.value] += 1
+    tones = {"ok": "ok", "failed": "risk"}
+    return [(s, c, tones.get(s, "down")) for s, c in counts.items() if c]
+
+
+def _duration(run: RunResult) -> str:
+    if run.finished is None:
+        return "not finished"
+    seconds = (run.finished - run.started).total_seconds()
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
+
+
+def _reason(host: HostResult) -> str:
+    """One line saying why a host is listed: verdict summary, host error, or its first failing check."""
+    if host.status in HOST_DOWN_STATUSES:
+        return host.error or host.status.value
+    verdict = headline_verdict(host)
+    failing = [c for c in host.all_checks() if c.status.value in ("failed", "error")]
+    if failing:
+        first = failing[0]
+        return f"{first.id}: {first.message or first.title}"
+    return verdict.summary if verdict else ""
+
+
+def _first_step(host: HostResult) -> str:
+    verdict = headline_verdict(host)
+    if verdict and verdict.remediation:
+        return verdict.remediation[0]
+    if host.status == HostStatus.auth_failed:
+        return "Check the credentials in the inventory."
+    if host.status in HOST_DOWN_STATUSES:
+        return "Check that the host is up and its WinRM/SSH port is reachable, then re-run."
+    return ""
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else ""
+
+
+def render_html(run: RunResult) -> str:
+    """The report as one HTML document (run the secret scrub first: ``write_reports`` does)."""
+    css = _static("report.css")
+    js = _static("report.js")
+    groups = needs_action(run)
+    action = [
+        {"key": key, "title": ATTENTION[key][1], "total": len(hosts),
+         "rows": [{"host": h, "verdict": headline_verdict(h), "reason": _reason(h), "step": _first_step(h)}
+                  for h in hosts[:NEEDS_ACTION_CAP]]}
+        for key, hosts in groups.items() if hosts
+    ]
+    all_groups = sorted({g for h in run.hosts for g in h.groups})
+    data = {"hosts": [host_view(h) for h in run.hosts], "tones": {n: s.tone for n, s in VERDICT_STYLES.items()}}
+    csp = (
+        "default-src 'none'; base-uri 'none'; form-action 'none'; img-src data:; "
+        f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
+    )
+    return _ENV.get_template("report.html.j2").render(
+        run=run, css=Markup(css), js=Markup(js), csp=csp, data=script_json(data),
+        duration=_duration(run), started=_when(run.started), finished=_when(run.finished),
+        verdict_chart=_bars(_verdict_counts(run)), status_chart=_bars(_status_counts(run)),
+        action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=VERDICT_STYLES,
+        severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
+        verdict_names=[n for n, _, _ in _verdict_counts(run)],
+    )
+
+
+def write_html(run: RunResult, out_dir: Path) -> Path:
+    path = report_path(out_dir, run, "html")
+    atomic_write(path, render_html(run).encode("utf-8"))
+    return path

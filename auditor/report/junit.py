@@ -1,0 +1,99 @@
+"""JUnit XML for CI systems: one testsuite per host, one testcase per host x check.
+
+failed -> <failure>, error -> <error>, skipped / not applicable -> <skipped>. A host that could not be
+audited (unreachable, auth failed, timed out, error) gets one errored testcase named after its outcome,
+so a CI dashboard shows it red instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from auditor.report.files import atomic_write, report_path
+from auditor.report.view import headline_verdict
+from auditor.results import HOST_DOWN_STATUSES, CheckResult, CheckStatus, HostResult, RunResult
+
+# Characters XML 1.0 cannot carry at all (remote output may hold NULs and escape codes).
+_XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: object) -> str:
+    """Text safe for an XML 1.0 document: invalid characters become ``\\xNN`` escapes."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.3f}"
+
+
+def _testcase(suite: ET.Element, classname: str, check: CheckResult) -> str:
+    case = ET.SubElement(suite, "testcase", classname=xml_text(classname),
+                         name=xml_text(f"{check.id} {check.title}"), time=_seconds(check.duration_ms))
+    message = xml_text(check.message or check.title)
+    if check.status == CheckStatus.failed:
+        node = ET.SubElement(case, "failure", message=message, type=check.severity.value)
+    elif check.status == CheckStatus.error:
+        node = ET.SubElement(case, "error", message=message, type="check_error")
+    elif check.status in (CheckStatus.skipped, CheckStatus.not_applicable):
+        ET.SubElement(case, "skipped", message=xml_text(f"{check.status.value}: {check.message}".rstrip(": ")))
+        return check.status.value
+    else:
+        return "passed"
+    node.text = xml_text("\n".join(x for x in (check.message, f"remediation: {check.remediation}" if check.remediation else "") if x))
+    return check.status.value
+
+
+def _host_suite(root: ET.Element, host: HostResult) -> dict[str, int]:
+    suite = ET.SubElement(root, "testsuite", name=xml_text(host.name), hostname=xml_text(host.address),
+                          timestamp=host.started.isoformat(), time=_seconds(host.timings.total_ms))
+    props = ET.SubElement(suite, "properties")
+    verdict = headline_verdict(host)
+    for key, value in (("outcome", host.status.value), ("platform", host.platform), ("groups", ",".join(host.groups)),
+                       ("verdict", verdict.name if verdict else ""), ("confidence", verdict.confidence.value if verdict else "")):
+        ET.SubElement(props, "property", name=key, value=xml_text(value))
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for play in host.plays:
+        classname = f"{host.name}.{play.play}"
+        for check in play.checks:
+            outcome = _testcase(suite, classname, check)
+            counts["tests"] += 1
+            counts["failures"] += outcome == "failed"
+            counts["errors"] += outcome == "error"
+            counts["skipped"] += outcome in ("skipped", "not_applicable")
+        if play.error:
+            case = ET.SubElement(suite, "testcase", classname=xml_text(classname), name="play", time="0.000")
+            ET.SubElement(case, "error", message=xml_text(play.error), type="play_error")
+            counts["tests"] += 1
+            counts["errors"] += 1
+    if host.status in HOST_DOWN_STATUSES:
+        case = ET.SubElement(suite, "testcase", classname=xml_text(host.name), name=host.status.value,
+                             time=_seconds(host.timings.total_ms))
+        err = ET.SubElement(case, "error", message=xml_text(host.error or host.status.value), type=host.status.value)
+        err.text = xml_text(host.error or "")
+        counts["tests"] += 1
+        counts["errors"] += 1
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    return counts
+
+
+def render_junit(run: RunResult) -> bytes:
+    root = ET.Element("testsuites", name=xml_text(f"auditor {run.run_id}"))
+    total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for host in run.hosts:
+        for key, value in _host_suite(root, host).items():
+            total[key] += value
+    for key, value in total.items():
+        root.set(key, str(value))
+    if run.finished is not None:
+        root.set("time", f"{(run.finished - run.started).total_seconds():.3f}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit(run: RunResult, out_dir: Path) -> Path:
+    path = report_path(out_dir, run, "junit.xml")
+    atomic_write(path, render_junit(run))
+    return path

@@ -1,0 +1,70 @@
+"""A defensive pass run on every report before it is written: drop anything that looks like a secret.
+
+Collectors and checks are not supposed to put secrets into evidence or facts; this pass is the seatbelt in
+case one does. It drops (not masks) every dict entry whose *key* names a secret (password, token, secret,
+private/API/access key, credential, cookie, authorization header), replaces any string *value* that holds
+PEM key material, and lists what it dropped under ``REDACTED_MARKER`` in the same dict so a reader knows
+something was removed. It walks ``evidence``, ``facts`` and the run's ``options``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from auditor.results import RunResult
+
+REDACTED_MARKER = "_redacted"
+REDACTED_VALUE = "[redacted: key material]"
+
+# Parts are looked for in the key's words joined lowercase, so "API-Key", "api_key" and "apiKey" all match;
+# exact words match whole words only ("pass" in "ssh_pass", not in "passed").
+_SECRET_KEY_PARTS = (
+    "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey", "accesskey",
+    "sshkey", "keymaterial", "credential", "authorization", "cookie", "sessionid", "bearer",
+)
+_SECRET_KEY_EXACT = frozenset({"pwd", "pass", "psk", "otp", "pin"})
+_PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a mapping key names a secret (``password``, ``api_key``, ``X-Auth-Token``, ``ssh_pass``...)."""
+    words = [w.lower() for w in _WORD.findall(key)]
+    joined = "".join(words)
+    return any(w in _SECRET_KEY_EXACT for w in words) or any(part in joined for part in _SECRET_KEY_PARTS)
+
+
+def scrub(value: Any) -> Any:
+    """A copy of ``value`` with secret-looking keys dropped and PEM private keys replaced."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        dropped: list[str] = []
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key) and key != REDACTED_MARKER:
+                dropped.append(key)
+                continue
+            out[key] = scrub(item)
+        if dropped:
+            previous = out.get(REDACTED_MARKER)
+            earlier = [str(k) for k in previous] if isinstance(previous, list) else []
+            out[REDACTED_MARKER] = sorted(set(earlier) | set(dropped))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub(item) for item in value]
+    if isinstance(value, str) and _PEM_PRIVATE.search(value):
+        return REDACTED_VALUE
+    return value
+
+
+def redact_run(run: RunResult) -> RunResult:
+    """A copy of ``run`` that is safe to write: evidence, facts and options scrubbed."""
+    clean = run.model_copy(deep=True)
+    clean.options = scrub(clean.options)
+    for host in clean.hosts:
+        for play in host.plays:
+            if play.facts is not None:
+                play.facts = scrub(play.facts)
+            for check in play.checks:
+                check.evidence = scrub(check.evidence)
+    return clean

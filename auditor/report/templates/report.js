@@ -1,0 +1,317 @@
+/* auditor report: host table (filter, sort, lazy pages of rows) and host details.
+   Every value from the report goes into the page through textContent or setAttribute: never as markup. */
+(function () {
+  "use strict";
+  var PAGE = 200, MAX_TEXT = 20000, MAX_ITEMS = 200, MAX_DEPTH = 6, MAX_LISTING = 500;
+  var DATA = JSON.parse(document.getElementById("auditor-data").textContent);
+  var HOSTS = DATA.hosts;
+  var SEV_RANK = {critical: 5, high: 4, medium: 3, low: 2, info: 1, "": 0};
+  var CONF_RANK = {high: 3, medium: 2, low: 1, "": 0};
+  var STATUS_RANK = {error: 6, timed_out: 5, auth_failed: 4, unreachable: 3, failed: 2, ok: 1};
+  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", text: "", sort: "attention", dir: -1, shown: PAGE};
+  var rows = HOSTS, expanded = Object.create(null);
+  var tbody = document.getElementById("host-rows");
+  var moreBtn = document.getElementById("more");
+  var shownEl = document.getElementById("shown");
+
+  HOSTS.forEach(function (h) {
+    var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.error || ""].concat(h.groups, h.failed);
+    h.plays.forEach(function (p) { p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); }); });
+    h._hay = parts.join("\n").toLowerCase();
+  });
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function badge(text, tone) { return el("span", "badge " + tone, text); }
+  function toneOf(name) { return Object.prototype.hasOwnProperty.call(DATA.tones, name) ? DATA.tones[name] : "review"; }
+
+  var SORTS = {
+    attention: function (h) { return [h.arank, h.vrank, h.srank]; },
+    name: function (h) { return [h.name.toLowerCase()]; },
+    platform: function (h) { return [h.platform]; },
+    status: function (h) { return [STATUS_RANK[h.status] || 0]; },
+    verdict: function (h) { return [h.vrank, h.verdict]; },
+    confidence: function (h) { return [CONF_RANK[h.confidence] || 0]; },
+    severity: function (h) { return [h.srank]; },
+    failed: function (h) { return [h.failed.length]; }
+  };
+  function cmp(a, b) {
+    for (var i = 0; i < a.length; i++) { if (a[i] < b[i]) return -1; if (a[i] > b[i]) return 1; }
+    return 0;
+  }
+  function matches(h) {
+    if (state.verdict && (state.verdict === "(no verdict)" ? h.verdict !== "" : h.verdict !== state.verdict)) return false;
+    if (state.severity && (state.severity === "none" ? h.severity !== "" : h.severity !== state.severity)) return false;
+    if (state.group && h.groups.indexOf(state.group) < 0) return false;
+    if (state.outcome && h.status !== state.outcome) return false;
+    if (state.attention && h.attention !== state.attention) return false;
+    if (state.text && h._hay.indexOf(state.text) < 0) return false;
+    return true;
+  }
+  function apply() {
+    var key = SORTS[state.sort], dir = state.dir;
+    rows = HOSTS.filter(matches);
+    rows.sort(function (a, b) { return dir * cmp(key(a), key(b)) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0); });
+    document.querySelectorAll("#hosts th[data-sort]").forEach(function (th) {
+      if (th.getAttribute("data-sort") === state.sort) th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
+    });
+    render(state.shown);
+  }
+  function render(limit) {
+    var frag = document.createDocumentFragment();
+    var n = Math.min(limit, rows.length);
+    for (var i = 0; i < n; i++) appendHost(frag, rows[i]);
+    tbody.replaceChildren(frag);
+    shownEl.textContent = "Showing " + n + " of " + rows.length + " matching hosts (" + HOSTS.length + " in the run).";
+    moreBtn.hidden = n >= rows.length;
+    moreBtn.textContent = "Show " + Math.min(PAGE, rows.length - n) + " more (" + (rows.length - n) + " not shown)";
+  }
+  function appendHost(parent, h) {
+    var tr = el("tr", "host");
+    tr.setAttribute("data-host", h.id);
+    var t = el("td"), b = el("button", "toggle", "+");
+    b.type = "button";
+    b.setAttribute("aria-expanded", "false");
+    b.setAttribute("aria-label", "Show details of " + h.name);
+    b.addEventListener("click", function () { toggle(h, tr, b); });
+    t.appendChild(b); tr.appendChild(t);
+    var name = el("td", "name", h.name);
+    name.appendChild(el("span", "addr", h.address + (h.port ? ":" + h.port : "") + " · " + h.connection));
+    tr.appendChild(name);
+    tr.appendChild(el("td", null, h.platform));
+    tr.appendChild(el("td", null, h.groups.join(", ")));
+    var st = el("td"); st.appendChild(badge(h.status, "tone-" + (h.status === "ok" ? "ok" : h.status === "failed" ? "risk" : "down"))); tr.appendChild(st);
+    var vd = el("td"); if (h.verdict) vd.appendChild(badge(h.verdict, "tone-" + h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
+    tr.appendChild(el("td", null, h.confidence));
+    tr.appendChild(el("td", h.severity ? "sev sev-" + h.severity : "muted", h.severity || "none"));
+    tr.appendChild(el("td", "mono", h.failed.join(" ")));
+    parent.appendChild(tr);
+    if (expanded[h.id]) { var d = detailRow(h); parent.appendChild(d); b.setAttribute("aria-expanded", "true"); b.textContent = "−"; }
+  }
+  function toggle(h, tr, b) {
+    var next = tr.nextElementSibling;
+    if (expanded[h.id]) {
+      delete expanded[h.id];
+      if (next && next.classList.contains("detail")) next.remove();
+      b.setAttribute("aria-expanded", "false"); b.textContent = "+";
+    } else {
+      expanded[h.id] = true;
+      tr.after(detailRow(h));
+      b.setAttribute("aria-expanded", "true"); b.textContent = "−";
+    }
+  }
+
+  function detailRow(h) {
+    var tr = el("tr", "detail"), td = el("td");
+    td.colSpan = 9;
+    tr.setAttribute("data-detail-for", h.id);
+    td.appendChild(el("h3", null, "Host " + h.name));
+    if (h.error) td.appendChild(el("p", "alert", "Host " + h.status.replace("_", " ") + ": " + h.error));
+    h.plays.forEach(function (p) { td.appendChild(playBlock(p)); });
+    if (!h.plays.length && !h.error) td.appendChild(el("p", "muted", "No plays ran on this host."));
+    tr.appendChild(td);
+    return tr;
+  }
+  function playBlock(p) {
+    var box = el("div", "play");
+    box.appendChild(el("h4", null, "Play: " + p.play));
+    box.appendChild(el("p", "muted", "Playbook " + p.playbook));
+    if (p.error) box.appendChild(el("p", "alert", "Play error: " + p.error));
+    p.collectors.forEach(function (c) {
+      box.appendChild(el("p", "alert", "Collector " + c.name + (c.truncated ? " output was truncated" : "") + (c.error ? ": " + c.error : "")));
+    });
+    if (p.verdict) box.appendChild(verdictBlock(p.verdict));
+    var configs = [];
+    p.checks.forEach(function (c) { findListings(c.evidence, c.id, configs, 0); });
+    configs.forEach(function (cfg) { box.appendChild(listingBlock(cfg.owner, cfg.value)); });
+    if (p.checks.length) box.appendChild(checksTable(p.checks));
+    return box;
+  }
+  function verdictBlock(v) {
+    var tone = v.name ? toneOf(v.name) : "review";
+    var box = el("div", "verdict-box tone-border-" + tone);
+    var head = el("p");
+    head.appendChild(el("strong", null, "Verdict "));
+    head.appendChild(badge(v.name, "tone-" + tone));
+    head.appendChild(document.createTextNode(" confidence " + v.confidence));
+    box.appendChild(head);
+    if (v.summary) box.appendChild(el("p", null, v.summary));
+    if (v.decided_by && v.decided_by.length) box.appendChild(el("p", "muted", "Decided by " + v.decided_by.join(", ")));
+    (v.notes || []).forEach(function (n) { box.appendChild(el("p", "muted", "Note: " + n)); });
+    if (v.remediation && v.remediation.length) {
+      box.appendChild(el("h5", "visually-hidden", "Remediation"));
+      box.appendChild(el("p", null, "Remediation, in order:"));
+      var ol = el("ol", "steps");
+      v.remediation.forEach(function (s) { ol.appendChild(el("li", null, s)); });
+      box.appendChild(ol);
+    }
+    return box;
+  }
+
+  /* A parsed config listing is any object with "lines": [{n, text}] (and maybe "warnings": [{line, message}]). */
+  function isListing(v) {
+    return v && typeof v === "object" && !Array.isArray(v) && Array.isArray(v.lines) && v.lines.length > 0 &&
+      v.lines.every(function (l) { return l && typeof l === "object" && "n" in l && "text" in l; });
+  }
+  function isWarnings(v) {
+    return Array.isArray(v) && v.length > 0 && v.every(function (w) { return w && typeof w === "object" && "message" in w; });
+  }
+  function findListings(v, owner, out, depth) {
+    if (!v || typeof v !== "object" || depth > MAX_DEPTH) return;
+    if (isListing(v)) { out.push({owner: owner, value: v}); return; }
+    var vals = Array.isArray(v) ? v : Object.keys(v).map(function (k) { return v[k]; });
+    vals.forEach(function (x) { findListings(x, owner, out, depth + 1); });
+  }
+  function listingBlock(owner, v) {
+    var box = el("div", "config");
+    var title = ".wslconfig" + (v.profile || v.path ? " " + (v.profile || v.path) : "");
+    box.appendChild(el("h5", "cfg-title", title + " (from " + owner + ")"));
+    if (v.user || v.section_used) box.appendChild(el("p", "muted", [v.user ? "user " + v.user : "", v.section_used ? "section used [" + v.section_used + "]" : ""].filter(Boolean).join(", ")));
+    var warned = Object.create(null);
+    (Array.isArray(v.warnings) ? v.warnings : []).forEach(function (w) { if (w && w.line != null) warned[w.line] = true; });
+    var table = el("table", "listing");
+    table.appendChild(el("caption", "visually-hidden", title + " with line numbers"));
+    var tb = el("tbody");
+    v.lines.slice(0, MAX_LISTING).forEach(function (l) {
+      var tr = el("tr", warned[l.n] ? "warned" : null);
+      var th = el("th", null, l.n); th.scope = "row";
+      tr.appendChild(th); tr.appendChild(el("td", null, l.text));
+      tb.appendChild(tr);
+    });
+    table.appendChild(tb);
+    box.appendChild(table);
+    if (v.lines.length > MAX_LISTING) box.appendChild(el("p", "muted", (v.lines.length - MAX_LISTING) + " more lines not shown"));
+    if (isWarnings(v.warnings)) box.appendChild(warningsList(v.warnings));
+    return box;
+  }
+  function warningsList(ws) {
+    var ul = el("ul", "warnings");
+    ws.slice(0, MAX_ITEMS).forEach(function (w) { ul.appendChild(el("li", null, (w.line != null ? "line " + w.line + ": " : "") + w.message)); });
+    return ul;
+  }
+
+  function checksTable(checks) {
+    var t = el("table", "checks");
+    var head = el("thead"), hr = el("tr");
+    ["Status", "Check", "Severity", "Message", "Evidence"].forEach(function (c) { var th = el("th", null, c); th.scope = "col"; hr.appendChild(th); });
+    head.appendChild(hr); t.appendChild(head);
+    var tb = el("tbody");
+    checks.forEach(function (c) {
+      var tr = el("tr");
+      var st = el("td"); st.appendChild(badge(c.status.replace("_", " "), "st-" + c.status)); tr.appendChild(st);
+      var id = el("td"); id.appendChild(el("code", null, c.id)); id.appendChild(el("div", null, c.title)); tr.appendChild(id);
+      tr.appendChild(el("td", "sev sev-" + c.severity, c.severity));
+      var msg = el("td", "msg", c.message || "");
+      if (c.remediation && (c.status === "failed" || c.status === "error")) msg.appendChild(el("div", "muted", "Fix: " + c.remediation));
+      tr.appendChild(msg);
+      var ev = el("td");
+      var keys = c.evidence ? Object.keys(c.evidence) : [];
+      if (keys.length) {
+        var det = el("details", "evidence");
+        det.appendChild(el("summary", null, "Evidence (" + keys.length + ")"));
+        var body = el("div", "ev");
+        body.appendChild(renderValue(c.evidence, 0));
+        det.appendChild(body);
+        ev.appendChild(det);
+      } else ev.appendChild(el("span", "muted", "none"));
+      tr.appendChild(ev);
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    return t;
+  }
+
+  /* Generic evidence: objects as <dl>, arrays as lists, long or multi-line text in <pre>. */
+  function renderValue(v, depth) {
+    if (v === null || v === undefined) return el("span", "muted", "null");
+    if (typeof v !== "object") {
+      var s = String(v);
+      if (s.length > MAX_TEXT) s = s.slice(0, MAX_TEXT) + "\n… (" + (String(v).length - MAX_TEXT) + " more characters)";
+      return (typeof v === "string" && (s.length > 100 || s.indexOf("\n") >= 0)) ? el("pre", null, s) : el("span", null, s);
+    }
+    if (depth >= MAX_DEPTH) return el("pre", null, JSON.stringify(v).slice(0, MAX_TEXT));
+    if (Array.isArray(v)) {
+      if (!v.length) return el("span", "muted", "(empty)");
+      if (isWarnings(v)) return warningsList(v);
+      var list = el("ol");
+      v.slice(0, MAX_ITEMS).forEach(function (x) { var li = el("li"); li.appendChild(renderValue(x, depth + 1)); list.appendChild(li); });
+      if (v.length > MAX_ITEMS) { list.appendChild(el("li", "muted", (v.length - MAX_ITEMS) + " more items")); }
+      return list;
+    }
+    var keys = Object.keys(v);
+    if (!keys.length) return el("span", "muted", "(empty)");
+    var dl = el("dl");
+    keys.forEach(function (k) {
+      if (k === "lines" && isListing(v)) { dl.appendChild(el("dt", null, k)); dl.appendChild(el("dd", "muted", v.lines.length + " lines, shown above with line numbers")); return; }
+      dl.appendChild(el("dt", null, k));
+      var dd = el("dd");
+      dd.appendChild(renderValue(v[k], depth + 1));
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+
+  /* Controls */
+  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention"};
+  var text = document.getElementById("f-text"), timer = null;
+  function clearFilters() {
+    Object.keys(SELECTS).forEach(function (k) { state[k] = ""; document.getElementById(SELECTS[k]).value = ""; });
+    state.text = ""; text.value = ""; state.shown = PAGE;
+  }
+  Object.keys(SELECTS).forEach(function (key) {
+    var s = document.getElementById(SELECTS[key]);
+    s.addEventListener("change", function () { state[key] = s.value; state.shown = PAGE; apply(); });
+  });
+  text.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { state.text = text.value.trim().toLowerCase(); state.shown = PAGE; apply(); }, 120);
+  });
+  document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
+  document.getElementById("f-reset").addEventListener("click", function () { clearFilters(); apply(); });
+  document.querySelectorAll("#hosts th[data-sort] button").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var k = btn.parentElement.getAttribute("data-sort");
+      if (state.sort === k) state.dir = -state.dir; else { state.sort = k; state.dir = (k === "name" || k === "platform") ? 1 : -1; }
+      apply();
+    });
+  });
+  moreBtn.addEventListener("click", function () { state.shown += PAGE; render(state.shown); });
+  document.querySelectorAll("button[data-filter]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var kind = b.getAttribute("data-filter"), value = b.getAttribute("data-value");
+      clearFilters();
+      state[kind] = value; document.getElementById(SELECTS[kind]).value = value;
+      apply();
+      document.getElementById("hosts-h").scrollIntoView();
+    });
+  });
+  document.querySelectorAll("button[data-show-host]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var id = b.getAttribute("data-show-host");
+      clearFilters();
+      state.text = id.toLowerCase(); text.value = id; expanded[id] = true;
+      apply();
+      var row = tbody.querySelector("tr.detail");
+      (row || document.getElementById("hosts-h")).scrollIntoView();
+    });
+  });
+
+  /* Printing: every matching host, expanded, evidence open. */
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    rows.forEach(function (h) { expanded[h.id] = true; });
+    render(rows.length);
+    document.querySelectorAll("details:not([open])").forEach(function (d) { d.open = true; openedForPrint.push(d); });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (d) { d.open = false; }); openedForPrint = [];
+    expanded = Object.create(null); render(state.shown);
+  });
+
+  apply();
+})();

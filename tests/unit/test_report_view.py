@@ -1,0 +1,42 @@
+"""What the human reports derive from the model: headline verdict, severity, who needs action first."""
+
+from __future__ import annotations
+
+from auditor.report.view import ATTENTION, attention, headline_verdict, host_severity, host_view, needs_action
+from auditor.results import Confidence, Verdict
+from tests.report_factory import make_host, make_run
+
+
+def test_headline_verdict_is_the_worst() -> None:
+    host = make_host(1, "windows", "HEALTHY_NAT", None)
+    second = host.plays[0].model_copy(deep=True)
+    second.verdict = Verdict(name="AT_RISK_LATENT", confidence=Confidence.medium)
+    host.plays.append(second)
+    assert headline_verdict(host).name == "AT_RISK_LATENT"
+    assert attention(host) == "at_risk"
+
+
+def test_severity_is_the_highest_failed_check() -> None:
+    assert host_severity(make_host(1, "windows", "CONFLICT_CONFIRMED", None)).value == "critical"
+    assert host_severity(make_host(2, "linux", "EDGE_OK", None)) is None
+
+
+def test_needs_action_groups_in_order_and_leaves_healthy_hosts_out() -> None:
+    run = make_run(32, hostile=False)
+    groups = needs_action(run)
+    assert list(groups) == list(ATTENTION)
+    listed = {h.name for hosts in groups.values() for h in hosts}
+    verdicts = {h.name: (headline_verdict(h).name if headline_verdict(h) else None) for h in run.hosts}
+    assert all(verdicts[n] not in ("HEALTHY_NAT", "EDGE_OK", "NO_WSL_OR_NO_DOCKER", "MIRRORED_WITHOUT_DOCKER") for n in listed)
+    assert {headline_verdict(h).name for h in groups["conflict"]} == {"CONFLICT_CONFIRMED", "EDGE_NO_LAN_VISIBILITY"}
+    assert [headline_verdict(h).name for h in groups["conflict"]][0] == "CONFLICT_CONFIRMED"
+    assert {h.status.value for h in groups["not_audited"]} == {"unreachable", "auth_failed", "timed_out", "error"}
+    assert {headline_verdict(h).name for h in groups["errors"]} == {"INCONCLUSIVE"}
+
+
+def test_host_view_orders_checks_worst_first() -> None:
+    view = host_view(make_host(0, "windows", "CONFLICT_CONFIRMED", None))
+    statuses = [c["status"] for c in view["plays"][0]["checks"]]
+    assert statuses == ["failed"] * 4 + ["passed"] * 6
+    assert view["plays"][0]["checks"][0]["id"] == "W-PROBE-01"
+    assert view["failed"] == ["W-CFG-02", "W-CFG-03", "W-NET-01", "W-PROBE-01"]
