@@ -1,0 +1,219 @@
+"""A mixed simulated fleet: Windows hosts over WinRS (HTTP, NTLM with message encryption) and edge nodes
+over SSH, started from scenarios, with an Ansible YAML inventory written once every host listens.
+
+    fleet = LabFleet(generate_fleet(load_library(), 50, seed=1), ports="free")
+    with fleet.running():                 # in a background thread with its own event loop
+        fleet.write_inventory("lab.yml")  # + lab.known_hosts next to it (SSH host keys, strict checking)
+        ...                               # audit it (execute_audit runs its own loop in this thread)
+
+Addresses: Windows host N listens on 127.0.1.N (then 127.0.2.x ...), edge node N on 127.0.2.N (then 127.0.3.x);
+``ports="standard"`` uses 5985 and 22 like a real fleet, ``ports="free"`` lets the OS pick (tests, demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from auditor.lab.generator import FleetMember
+from auditor.lab.models.edge import EdgeHostModel
+from auditor.lab.models.from_scenario import edge_model, windows_model
+from auditor.lab.models.windows import MirroredWindowsModel
+from auditor.lab.sshd import SshFaults, SshLabFleet, SshLabHost, lab_address
+from auditor.lab.winrs import Faults, WinrsFleet, WinrsHostConfig
+
+LAB_USER = "auditor"
+LAB_PASSWORD = "Lab-Passw0rd!"  # a lab-only secret; the inventory (mode 0600) carries it
+WINDOWS_BASE, EDGE_BASE = "127.0.1", "127.0.2"
+
+
+@dataclass
+class LabHost:
+    member: FleetMember
+    address: str
+    model: MirroredWindowsModel | EdgeHostModel
+    port: int = 0
+    extra_faults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.member.name
+
+    @property
+    def platform(self) -> str:
+        return self.member.scenario.platform
+
+
+def _faults(host: LabHost) -> dict[str, Any]:
+    f = host.member.scenario.faults.model_dump()
+    f.update(host.extra_faults)
+    return f
+
+
+class LabFleet:
+    """Start/stop the servers for a list of fleet members; one object, both protocols."""
+
+    def __init__(self, members: list[FleetMember], *, ports: str = "free", user: str = LAB_USER,
+                 password: str = LAB_PASSWORD, faults: dict[str, dict[str, Any]] | None = None):
+        if ports not in ("free", "standard"):
+            raise ValueError("ports must be 'free' or 'standard'")
+        self.ports, self.user, self.password = ports, user, password
+        self.hosts: list[LabHost] = []
+        n_win = n_edge = 0
+        for m in members:
+            if m.scenario.platform == "windows":
+                n_win += 1
+                addr = lab_address(n_win, WINDOWS_BASE)
+                model: MirroredWindowsModel | EdgeHostModel = windows_model(m.scenario, m.name, user)
+            else:
+                n_edge += 1
+                addr = lab_address(n_edge, EDGE_BASE)
+                model = edge_model(m.scenario, m.name)
+            self.hosts.append(LabHost(m, addr, model, extra_faults=dict((faults or {}).get(m.name, {}))))
+        self.winrs: WinrsFleet | None = None
+        self.sshd: SshLabFleet | None = None
+        self._held: list[socket.socket] = []
+
+    def host(self, name: str) -> LabHost:
+        return next(h for h in self.hosts if h.name == name)
+
+    # --- lifecycle (async, on the loop that serves) ------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._start_windows()
+            await self._start_edge()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_windows(self) -> None:
+        configs = []
+        for h in (x for x in self.hosts if x.platform == "windows"):
+            f = _faults(h)
+            port: int | None = 0 if self.ports == "free" else None
+            if f["refused"]:  # hold the port bound but not listening: connections are refused, no race
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind((h.address, 0 if self.ports == "free" else 5985))
+                self._held.append(sock)
+                port = sock.getsockname()[1]
+            faults = Faults(wrong_password=f["wrong_password"], refused=f["refused"], slow=f["slow"], hang=f["hang"],
+                            reset=f["reset"])
+            configs.append(WinrsHostConfig(h.name, address=h.address, port=port, scheme="http", user=self.user,
+                                           password=self.password, auth=frozenset({"ntlm", "basic"}), model=h.model,  # type: ignore[arg-type]
+                                           faults=faults))
+        if not configs:
+            return
+        self.winrs = WinrsFleet(configs)
+        await self.winrs.start()
+        by_name = {s.config.name: s for s in self.winrs.servers}
+        for h in self.hosts:
+            if h.name in by_name:
+                h.port = by_name[h.name].port
+
+    async def _start_edge(self) -> None:
+        hosts = []
+        for h in (x for x in self.hosts if x.platform == "edge"):
+            f = _faults(h)
+            hosts.append(SshLabHost(h.name, h.address, h.model,  # type: ignore[arg-type]
+                                    SshFaults(reject_auth=f["wrong_password"], closed=f["refused"], delay=f["slow"],
+                                              hang=f["hang"], reset="command" if f["reset"] else None)))
+        if not hosts:
+            return
+        self.sshd = SshLabFleet(hosts, port=0 if self.ports == "free" else 22, user=self.user, password=self.password)
+        await self.sshd.start()
+        for lab in self.sshd.hosts:
+            self.host(lab.name).port = lab.bound_port
+
+    async def stop(self) -> None:
+        if self.winrs is not None:
+            await self.winrs.stop()
+            self.winrs = None
+        if self.sshd is not None:
+            await self.sshd.stop()
+            self.sshd = None
+        for sock in self._held:
+            sock.close()
+        self._held = []
+
+    # --- inventory -----------------------------------------------------------------------------
+
+    def inventory(self, known_hosts: str) -> dict[str, Any]:
+        """An Ansible YAML inventory: groups ``windows`` and ``edge`` (what the shipped playbooks target)."""
+        win: dict[str, Any] = {}
+        edge: dict[str, Any] = {}
+        for h in self.hosts:
+            entry = {"ansible_host": h.address, "ansible_port": h.port, "lab_scenario": h.member.scenario.name}
+            (win if h.platform == "windows" else edge)[h.name] = entry
+        children: dict[str, Any] = {}
+        if win:
+            children["windows"] = {"hosts": win, "vars": {
+                "ansible_connection": "winrm", "ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
+                "ansible_winrm_message_encryption": "auto", "ansible_user": self.user, "ansible_password": self.password}}
+        if edge:
+            children["edge"] = {"hosts": edge, "vars": {
+                "ansible_connection": "ssh", "ansible_user": self.user, "ansible_password": self.password,
+                "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"}}
+        return {"all": {"children": children}}
+
+    def write_inventory(self, path: str | Path) -> tuple[Path, Path]:
+        """Write the inventory (mode 0600: it holds the lab password) and ``<name>.known_hosts`` beside it.
+        The inventory names the known_hosts file as given (relative paths resolve from the working folder)."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        known = out.with_name(out.name.rsplit(".", 1)[0] + ".known_hosts")
+        lines = self.sshd.known_hosts_lines() if self.sshd is not None else []
+        known.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        header = ("# Written by `auditor lab serve`: a simulated fleet on loopback (docs/lab.md).\n"
+                  "# The password is the lab's own; SSH host keys are pinned in the known_hosts file named below.\n")
+        text = header + yaml.safe_dump(self.inventory(str(known)), sort_keys=False)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return out, known
+
+    # --- running in a background thread --------------------------------------------------------
+
+    @contextmanager
+    def running(self, stop_timeout: float = 20.0) -> Iterator["LabFleet"]:
+        """Serve from a background thread (own event loop) for the duration of the block."""
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=serve, name="lab-fleet", daemon=True)
+        thread.start()
+        ready.wait()
+        if failure:
+            thread.join()
+            loop.close()
+            raise failure[0]
+        try:
+            yield self
+        finally:
+            try:
+                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=stop_timeout)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=stop_timeout)
+                if not thread.is_alive():
+                    loop.close()
