@@ -209,7 +209,7 @@
       var msg = el("td", "msg", c.message || "");
       if (c.remediation && (c.status === "failed" || c.status === "error")) msg.appendChild(el("div", "muted", "Fix: " + c.remediation));
       tr.appendChild(msg);
-      var ev = el("td");
+      var ev = el("td", "evcell");
       var keys = c.evidence ? Object.keys(c.evidence) : [];
       if (keys.length) {
         var det = el("details", "evidence");
