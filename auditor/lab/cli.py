@@ -1,0 +1,175 @@
+"""`auditor lab serve` and `auditor demo`: the simulated fleet as the embedded default (docs/lab.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from auditor.errors import ExitCode, UsageError
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+FAULT_KINDS = ("wrong-password", "refused", "slow", "hang", "reset")
+
+lab_app = typer.Typer(help="The simulated fleet: Windows hosts over WinRS and edge nodes over SSH, on loopback.",
+                      no_args_is_help=True)
+
+
+def parse_faults(values: list[str]) -> dict[str, dict[str, Any]]:
+    """``HOST=KIND[,KIND...]`` with KIND one of wrong-password, refused, slow[:SECONDS], hang, reset."""
+    out: dict[str, dict[str, Any]] = {}
+    for value in values:
+        host, sep, kinds = value.partition("=")
+        if not sep or not host or not kinds:
+            raise UsageError(f"--fault {value!r}: expected HOST=KIND[,KIND] (kinds: {', '.join(FAULT_KINDS)})")
+        f = out.setdefault(host.strip(), {})
+        for kind in kinds.split(","):
+            name, _, arg = kind.strip().partition(":")
+            if name not in FAULT_KINDS:
+                raise UsageError(f"--fault {value!r}: unknown fault {name!r} (expected one of {', '.join(FAULT_KINDS)})")
+            if name == "slow":
+                try:
+                    f["slow"] = float(arg or 2.0)
+                except ValueError:
+                    raise UsageError(f"--fault {value!r}: slow takes seconds, e.g. slow:1.5") from None
+            else:
+                f[name.replace("-", "_")] = True
+    return out
+
+
+def build_members(scenario_files: list[Path], hosts: Optional[int], seed: int, *, cover: bool = True):
+    from auditor.lab.generator import generate_fleet, name_hosts
+    from auditor.lab.scenarios import load_library, load_scenario
+
+    library = [load_scenario(p) for p in scenario_files] if scenario_files else load_library()
+    if hosts is None:
+        return name_hosts(library)
+    return generate_fleet(library, hosts, seed, cover=cover)
+
+
+@lab_app.command("serve")
+def serve_command(
+    scenarios: list[Path] = typer.Argument(None, help="Scenario files (default: the shipped library).", metavar="[SCENARIO.yml]..."),
+    hosts: Optional[int] = typer.Option(None, "--hosts", min=1, max=20000, help="Fleet size, sampled from the scenarios by weight (default: one host per scenario)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator: same seed, same fleet."),
+    inventory_out: Path = typer.Option(Path("inventories/lab.yml"), "--inventory-out", help="Where to write the inventory (a .known_hosts file is written beside it)."),
+    ports: str = typer.Option("standard", "--ports", help="standard (5985 / 22 on each host's own address) or free (any free port)."),
+    fault: list[str] = typer.Option([], "--fault", help="HOST=KIND[,KIND]: wrong-password, refused, slow[:SECONDS], hang, reset (repeatable)."),
+) -> int:
+    """Run a simulated fleet in the foreground until Ctrl-C / SIGTERM.
+
+    The inventory is written once every host listens. Exit codes: 0 stopped cleanly; 4 bad scenario file;
+    5 usage error (bad --fault, address in use).
+    """
+    from auditor.lab.fleet import LabFleet
+
+    if ports not in ("standard", "free"):
+        raise UsageError("--ports: expected standard or free")
+    members = build_members(scenarios or [], hosts, seed)
+    fleet = LabFleet(members, ports=ports, faults=parse_faults(fault))
+    unknown = set(parse_faults(fault)) - {h.name for h in fleet.hosts}
+    if unknown:
+        raise UsageError(f"--fault: no lab host named {', '.join(sorted(unknown))}")
+    console = Console()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await fleet.start()
+        except OSError as exc:
+            raise UsageError(f"cannot start the lab fleet: {exc.strerror or exc} (try --ports free)") from None
+        try:
+            inv, known = fleet.write_inventory(inventory_out)
+            n_win = sum(h.platform == "windows" for h in fleet.hosts)
+            console.print(f"lab: {n_win} Windows hosts (WinRS, NTLM) and {len(fleet.hosts) - n_win} edge nodes (SSH) listening")
+            console.print(f"inventory: {inv}  (SSH host keys: {known})")
+            console.print(f"try: auditor run {PLAYBOOKS.name}/mirrored-mode.yml {PLAYBOOKS.name}/edge-nodes.yml -i {inv}")
+            console.print("Ctrl-C to stop.")
+            await stop.wait()
+        finally:
+            await fleet.stop()
+            console.print("lab: stopped")
+
+    asyncio.run(main())
+    return int(ExitCode.OK)
+
+
+def _default_formats() -> str:
+    from auditor.report.writers import available_formats
+
+    return "json,html" if "html" in available_formats() else "json"
+
+
+def demo_command(
+    output: Path = typer.Option(Path("reports"), "-o", "--output", help="Folder for reports."),
+    report: Optional[str] = typer.Option(None, "--report", help="Report formats, comma separated (default: json,html)."),
+    hosts: int = typer.Option(50, "--hosts", min=1, max=5000, help="Fleet size (every library scenario at least once when it fits)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap."),
+) -> int:
+    """Start a simulated fleet (Windows + edge, some hosts unreachable or hung on purpose), audit it with the
+    shipped playbooks over real WinRM and SSH on loopback, write the reports, print the summary, stop the fleet.
+
+    Exit codes: 0 every host got the verdict (or failure) its scenario declares; otherwise the audit's own
+    code (2 checks failed, 3 hosts unreachable -- the demo fleet always has both, so 2/3 means a host did NOT
+    match its scenario); 99 interrupted.
+    """
+    from auditor.commands.run import execute_audit, exit_code_for, parse_formats
+    from auditor.lab.fleet import LabFleet
+    from auditor.lab.generator import generate_fleet
+    from auditor.lab.scenarios import load_library
+    from auditor.runner import RunOptions
+
+    formats = parse_formats(report or _default_formats())
+    library = [s for s in load_library() if not s.enable]  # opt-in scenarios need `auditor run --enable`
+    members = generate_fleet(library, hosts, seed, cover=True)
+    fleet = LabFleet(members, ports="free")
+    console = Console()
+    options = RunOptions(forks=100, connect_timeout=3.0, command_timeout=5.0, host_deadline=6.0, enabled=set())
+    with tempfile.TemporaryDirectory(prefix="auditor-demo-") as tmp, fleet.running():
+        inventory, _ = fleet.write_inventory(Path(tmp) / "lab.yml")
+        if not quiet:
+            n_win = sum(h.platform == "windows" for h in fleet.hosts)
+            console.print(f"demo: {n_win} Windows hosts (WinRS) + {len(fleet.hosts) - n_win} edge nodes (SSH) on loopback")
+        run, _paths = execute_audit([str(PLAYBOOKS / "mirrored-mode.yml"), str(PLAYBOOKS / "edge-nodes.yml")],
+                                    [str(inventory)], limit=None, options=options, formats=formats, output=output,
+                                    console=console, quiet=quiet)
+    mismatches = expectation_mismatches(run, {m.name: m.scenario for m in members})
+    if not quiet:
+        matched = len(members) - len(mismatches)
+        console.print(f"demo: {matched}/{len(members)} hosts got what their scenario declares"
+                      + ("" if not mismatches else ": " + "; ".join(mismatches[:10])))
+    if run.interrupted:
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.OK) if not mismatches else int(exit_code_for(run))
+
+
+def expectation_mismatches(run: Any, scenarios: dict[str, Any]) -> list[str]:
+    """``host: got X, expected Y`` for every host whose result differs from its scenario's ``expect``."""
+    out = []
+    for h in run.hosts:
+        sc = scenarios.get(h.name)
+        if sc is None:
+            continue
+        exp = sc.expect
+        verdict = h.verdicts()[0] if h.verdicts() else None
+        if exp.status is not None and h.status.value != exp.status:
+            out.append(f"{h.name} ({sc.name}): status {h.status.value}, expected {exp.status}")
+        elif exp.verdict is not None and (verdict is None or verdict.name != exp.verdict):
+            out.append(f"{h.name} ({sc.name}): verdict {verdict.name if verdict else None}, expected {exp.verdict}")
+        elif exp.confidence is not None and verdict is not None and verdict.confidence.value != exp.confidence:
+            out.append(f"{h.name} ({sc.name}): confidence {verdict.confidence.value}, expected {exp.confidence}")
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab_app, name="lab")
+    app.command("demo")(demo_command)
