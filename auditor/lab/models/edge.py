@@ -26,6 +26,7 @@ from typing import Any
 
 from auditor.lab.models import dockerjson as dj
 from auditor.lab.models.recognize import edge_collector
+from auditor.lab.models.remediation import apply_remediation, is_remediation
 from auditor.lab.models.windows_state import LAB_EPOCH
 from auditor.lab.sshd import CommandOutcome, LinuxHostModel
 
@@ -80,6 +81,8 @@ class EdgeHostModel(LinuxHostModel):
         self.state = state
 
     def run_collector(self, name: str, command: str) -> CommandOutcome:
+        if is_remediation(command):  # `auditor remediate` steps (auditor/lab/models/remediation.py)
+            return apply_remediation(self, command)
         kind = edge_collector(command)
         handler = getattr(self, f"_c_{kind}", None) if kind else None
         if handler is None:

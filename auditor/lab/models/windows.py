@@ -23,6 +23,7 @@ from typing import Any
 
 from auditor.lab.models import dockerjson as dj
 from auditor.lab.models.recognize import windows_collector
+from auditor.lab.models.remediation import apply_remediation, is_remediation
 from auditor.lab.models.windows_state import LAB_EPOCH, Container, DockerDesktop, Listener, UserProfile, WindowsState, ts
 from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
 
@@ -68,6 +69,8 @@ class MirroredWindowsModel(WindowsHostModel):
     # --- dispatch -------------------------------------------------------------------------------
 
     def run_collector(self, name: str, script: str) -> CommandOutcome:
+        if is_remediation(script):  # `auditor remediate` steps change self.state (auditor/lab/models/remediation.py)
+            return apply_remediation(self, script)
         kind = windows_collector(script)
         if kind == "audit":
             return self._json(self.audit_document())

@@ -1,0 +1,129 @@
+"""`auditor remediate`: dry run first, confirmation, then the change; reports like `auditor run`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from auditor.commands.run import DEFAULT_OUTPUT, FORMATS_HELP, exit_code_for, parse_enable, parse_formats
+from auditor.errors import ExitCode, UsageError
+from auditor.results import RunResult, TaskStatus
+
+NO_TTY = ("refusing to change hosts without confirmation: there is no terminal to ask on. "
+          "Preview with --check (changes nothing), then apply with --yes")
+
+
+def remediation_exit_code(run: RunResult) -> ExitCode:
+    """0 nothing failed; 2 a task failed; 3 a host was not reached (wins); 99 interrupted."""
+    code = exit_code_for(run)
+    if code is ExitCode.OK and any(t.status is TaskStatus.failed for h in run.hosts for t in h.all_tasks()):
+        return ExitCode.CHECKS_FAILED
+    return code
+
+
+def execute_remediation(playbook_paths: list[str], inventory_sources: list[str], *, limit: str | None, options,
+                        check_mode: bool, spec_overrides: dict | None = None, console: Console | None = None,
+                        quiet: bool = True, inventory=None) -> RunResult:
+    """One pass (check mode or real) as a library call; reports are the caller's."""
+    from auditor.console import LiveProgress
+    from auditor.inventory import load_inventory
+    from auditor.plan import build_plan
+    from auditor.remediate.executor import RemediationExecutor
+    from auditor.remediate.loader import load_remediation_playbooks
+    from auditor.runner import Runner, new_run
+
+    books = load_remediation_playbooks(playbook_paths)
+    inv = inventory if inventory is not None else load_inventory(inventory_sources)
+    plans = build_plan(inv, books, limit=limit, spec_overrides=spec_overrides)  # type: ignore[arg-type]
+    run = new_run([b.path for b in books], list(inv.sources), limit, options, kind="remediation")
+    run.options["check_mode"] = check_mode
+    sinks = [LiveProgress(console, quiet=quiet)] if console is not None else []
+    runner = Runner(options, sinks=sinks, play_executor=RemediationExecutor(check_mode))
+    try:
+        asyncio.run(runner.run(plans, run))
+    except KeyboardInterrupt:
+        run.interrupted = True
+    return run
+
+
+def remediate_command(
+    playbooks: list[Path] = typer.Argument(..., help="Remediation playbooks (YAML), run in order.", metavar="PLAYBOOK..."),
+    inventory: list[str] = typer.Option(..., "-i", "--inventory", help="Inventory source (file, folder or script); repeatable."),
+    limit: Optional[str] = typer.Option(None, "-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile)."),
+    check: bool = typer.Option(False, "--check", help="Show what would change; change nothing."),
+    diff: bool = typer.Option(False, "--diff", help="Show file and registry diffs."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking (no preview pass)."),
+    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once."),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
+    command_timeout: float = typer.Option(120.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
+    host_deadline: float = typer.Option(300.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
+    report: str = typer.Option("json", "--report", help=FORMATS_HELP),
+    output: Path = typer.Option(Path(DEFAULT_OUTPUT), "-o", "--output", help="Folder for reports."),
+    enable: list[str] = typer.Option([], "--enable", help="Opt-in modules/collectors: restart, user-context (repeatable)."),
+    host_key_checking: str = typer.Option("accept-new", "--host-key-checking",
+                                          help="SSH host keys: accept-new (default), strict, or off (no verification)."),
+    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
+) -> int:
+    """Fix hosts with a remediation PLAYBOOK: idempotent tasks with check mode, diffs and backups.
+
+    Without --yes a check-mode pass runs first and shows how many hosts would change, then asks.
+    Exit codes: 0 no task failed; 2 a task failed; 3 hosts unreachable, auth failed or timed out;
+    4 bad input; 5 usage error (also: no terminal to confirm on and no --yes); 99 interrupted.
+    """
+    from auditor.remediate.display import changed_hosts, print_tasks
+    from auditor.report.writers import write_reports
+    from auditor.runner import RunOptions
+
+    if host_key_checking not in ("accept-new", "strict", "off"):
+        raise UsageError("--host-key-checking: expected accept-new, strict or off")
+    if check and yes:
+        raise UsageError("--check and --yes contradict each other: --check never changes anything")
+    formats = parse_formats(report)
+    if not check and not yes and not sys.stdin.isatty():
+        raise UsageError(NO_TTY)
+    options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
+                         host_deadline=host_deadline, enabled=parse_enable(enable))
+    overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
+    console = Console()
+    paths = [str(p) for p in playbooks]
+
+    def one_pass(check_mode: bool) -> RunResult:
+        run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode,
+                                  spec_overrides=overrides, console=console, quiet=quiet)
+        if not quiet:
+            print_tasks(console, run, show_diff=diff, check_mode=check_mode)
+        return run
+
+    if not yes:
+        preview = one_pass(True)
+        if check or preview.interrupted:
+            _write(preview, formats, output, console, quiet, write_reports)
+            return int(remediation_exit_code(preview))
+        hosts = changed_hosts(preview)
+        if not hosts:
+            console.print("Nothing to change.")
+            _write(preview, formats, output, console, quiet, write_reports)
+            return int(remediation_exit_code(preview))
+        if not typer.confirm(f"{len(hosts)} of {len(preview.hosts)} hosts would change. Apply these changes now?",
+                             default=False):
+            console.print("Nothing was changed.")
+            return int(ExitCode.OK)
+    run = one_pass(False)
+    _write(run, formats, output, console, quiet, write_reports)
+    return int(remediation_exit_code(run))
+
+
+def _write(run: RunResult, formats: list[str], output: Path, console: Console, quiet: bool, write_reports) -> None:
+    for path in write_reports(run, formats, output):
+        if not quiet:
+            console.print(f"report: {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("remediate")(remediate_command)
