@@ -1,0 +1,76 @@
+"""The host models answer what real hosts answer, through the real servers and transports."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+
+from auditor.collectors.batch import BatchItem, build_ps_batch, new_nonce, split_batch_output
+from auditor.lab.fleet import LabFleet
+from auditor.lab.generator import name_hosts
+from auditor.lab.models.recognize import SCRIPTS, edge_commands
+from auditor.lab.scenarios import load_library
+from auditor.transports.base import ConnectionSpec, get_transport
+
+LIB = {s.name: s for s in load_library()}
+AUDIT = (SCRIPTS / "windows_audit.ps1").read_text(encoding="utf-8")
+
+
+async def _run_windows(host, script: str):
+    spec = ConnectionSpec(name=host.name, host=host.address, port=host.port, connection="winrm", user="auditor",
+                          password="Lab-Passw0rd!", vars={"ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm"})
+    transport = get_transport(spec)
+    await transport.connect()
+    try:
+        nonce = new_nonce()
+        items = [BatchItem("audit", AUDIT), BatchItem("other", script)]
+        res = await transport.run(build_ps_batch(items, nonce), timeout=10)
+        return split_batch_output(res.stdout, res.stderr, nonce, ["audit", "other"])
+    finally:
+        await transport.close()
+
+
+def test_windows_model_over_winrs(tmp_path):
+    fleet = LabFleet(name_hosts([LIB["win-trap-utf16-bom"], LIB["win-no-wsl"]]), ports="free")
+    with fleet.running():
+        bom, nowsl = (asyncio.run(_run_windows(h, "Get-Frobnicator -All")) for h in fleet.hosts)
+    doc = json.loads(bom["audit"].stdout)
+    assert doc["schema"] == "wsl-docker-audit/1"
+    raw = base64.b64decode(next(p for p in doc["profiles"] if p["Account"] == "CORP\\bob")["WslConfig"]["Base64"])
+    assert raw.startswith(b"\xff\xfe") and "networkingMode=mirrored".encode("utf-16-le") in raw
+    assert doc["profiles"][0]["WslConfig"] is None  # the WinRM account's own profile has no .wslconfig
+    # an unknown command: Windows' error on stderr, rc 1; the collector around it still answers
+    assert bom["other"].rc == 1 and b"is not recognized" in bom["other"].stderr
+    # PowerShell 5.1: a one-element pipeline result is a bare object, not a one-element array
+    nodoc = json.loads(nowsl["audit"].stdout)
+    assert nodoc["wsl"]["MsiVersion"] is None and isinstance(nodoc["wsl"]["Service"], dict)
+    assert base64.b64decode(nodoc["wslVersion"]["Base64"]).decode("utf-16-le").startswith("Invalid command line option")
+
+
+def test_conflict_rule_listeners():
+    """Mirrored + Docker Desktop on WSL2: no com.docker.backend listener; NAT: listeners on 0.0.0.0 and ::."""
+    fleet = LabFleet(name_hosts([LIB["win-conflict-confirmed"], LIB["win-healthy-nat"], LIB["win-trap-windows10"]]))
+    conflict, nat, win10 = (json.loads(h.model.run_collector("audit", AUDIT).stdout) for h in fleet.hosts)  # type: ignore[union-attr]
+    assert not [r for r in conflict["tcpListen"] if r["Process"] == "com.docker.backend"]
+    assert "0.0.0.0:8080-\\u003e80/tcp" in conflict["docker"]["Ps"]  # docker's Go JSON escapes '>' 
+    assert {(r["LocalAddress"], r["LocalPort"]) for r in nat["tcpListen"] if r["Process"] == "com.docker.backend"} >= {
+        ("0.0.0.0", 8080), ("::", 8080)}
+    assert any(r["LocalPort"] == 8080 for r in win10["tcpListen"])  # fell back to NAT
+    assert "Windows version 19045.5011 does not have the required features" in json.dumps(win10["wslEvents"])
+
+
+def test_edge_model_formats():
+    fleet = LabFleet(name_hosts([LIB["edge-docker-desktop-linux"], LIB["edge-no-docker"]]))
+    dd, none = (h.model for h in fleet.hosts)
+    cmds = edge_commands()
+    ps = dd.run_collector("docker_ps", cmds["docker_ps"]).stdout.decode()  # type: ignore[union-attr]
+    assert json.loads(ps.splitlines()[0])["Names"] == "edge-node"
+    assert dd.run_collector("docker_context", cmds["docker_context"]).stdout == b"desktop-linux\n"  # type: ignore[union-attr]
+    net = dd.run_collector("container_net", cmds["container_net"]).stdout.decode()  # type: ignore[union-attr]
+    assert "192.168.65.3" in net and "192.168.10.41" not in net
+    missing = none.run_collector("docker_version", cmds["docker_version"])  # type: ignore[union-attr]
+    assert missing.rc == 127 and b"docker: not found" in missing.stderr
+    unknown = none.run_collector("x", "frobnicate --all")  # type: ignore[union-attr]
+    assert unknown.rc == 127 and b"frobnicate: not found" in unknown.stderr
