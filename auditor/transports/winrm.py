@@ -153,17 +153,20 @@ class WinrmTransport(Transport):
             )
         except (WinRMError, InvalidCredentialsError) as exc:
             raise TransportError(f"WinRM to {self._where}: {self._scrub(str(exc))}") from None
-        # requests takes (connect, read): connecting gets the inventory's connect timeout.
-        proto.transport.read_timeout_sec = (self.spec.connect_timeout, o.read_timeout)  # type: ignore[assignment]
         return proto
 
-    async def _call(self, fn: Callable[..., T], *args: Any, deadline: float) -> T:
+    async def _call(self, proto: Protocol, fn: Callable[[], T], deadline: float) -> T:
         """Run a blocking pywinrm call in the pool; map its failures to transport errors."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TransportTimeout(f"WinRM to {self._where}: deadline passed")
+        assert self.opts is not None
+        # requests' own timeouts end the thread soon after the deadline, so no pool thread (and no
+        # process exit, which joins them) waits out the full read timeout of a hung host.
+        proto.transport.read_timeout_sec = (  # type: ignore[assignment]
+            min(self.spec.connect_timeout, remaining + 0.5), min(self.opts.read_timeout, remaining + 1.5))
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(_pool(), lambda: fn(*args))
+        fut = loop.run_in_executor(_pool(), fn)
         try:
             return await asyncio.wait_for(fut, timeout=remaining)
         except asyncio.TimeoutError:
@@ -219,7 +222,7 @@ class WinrmTransport(Transport):
         if self._shell_id is None:
             proto = self._proto
             self._shell_id = await self._call(
-                lambda: proto.open_shell(codepage=65001, noprofile=True), deadline=deadline)
+                proto, lambda: proto.open_shell(codepage=65001, noprofile=True), deadline)
 
     async def _with_retries(self, attempt: Callable[[float], Any], deadline: float) -> Any:
         assert self.opts is not None
@@ -243,8 +246,8 @@ class WinrmTransport(Transport):
         self._shell_id = None
         if proto is not None and shell_id is not None:
             try:
-                await self._call(lambda: proto.close_shell(shell_id, close_session=False),
-                                 deadline=time.monotonic() + 5)
+                await self._call(proto, lambda: proto.close_shell(shell_id, close_session=False),
+                                 time.monotonic() + 5)
             except Exception:  # noqa: BLE001 - the shell is being replaced anyway
                 pass
 
@@ -271,13 +274,13 @@ class WinrmTransport(Transport):
         proto, shell_id = self._proto, self._shell_id
         assert proto is not None and shell_id is not None
         command_id = await self._call(
-            lambda: proto.run_command(shell_id, "powershell", args, console_mode_stdin=stdin is None),
-            deadline=deadline)
+            proto, lambda: proto.run_command(shell_id, "powershell", args, console_mode_stdin=stdin is None),
+            deadline)
         if stdin is not None:
             for i in range(0, len(stdin), SEND_CHUNK):
                 piece, end = stdin[i:i + SEND_CHUNK], i + SEND_CHUNK >= len(stdin)
-                await self._call(lambda: proto.send_command_input(shell_id, command_id, piece + b"\r\n", end),
-                                 deadline=deadline)
+                await self._call(
+                    proto, lambda: proto.send_command_input(shell_id, command_id, piece + b"\r\n", end), deadline)
         out, err = bytearray(), bytearray()
         truncated, rc = False, None
         while True:
@@ -290,7 +293,7 @@ class WinrmTransport(Transport):
             proto.operation_timeout_sec = max(1, min(self.opts.operation_timeout, math.ceil(remaining)))
             try:
                 o, e, code, done = await self._call(
-                    lambda: proto.get_command_output_raw(shell_id, command_id), deadline=deadline)
+                    proto, lambda: proto.get_command_output_raw(shell_id, command_id), deadline)
             except WinRMOperationTimeoutError:
                 continue  # still running: ask again until the deadline
             cut = bounded_append(out, o, self.spec.max_output)
@@ -308,7 +311,7 @@ class WinrmTransport(Transport):
     async def _stop_command(self, proto: Protocol, shell_id: str, command_id: str) -> None:
         """Signal terminate (frees the command on the host); best effort, briefly."""
         try:
-            await self._call(lambda: proto.cleanup_command(shell_id, command_id), deadline=time.monotonic() + 5)
+            await self._call(proto, lambda: proto.cleanup_command(shell_id, command_id), time.monotonic() + 5)
         except Exception:  # noqa: BLE001 - the result is already known
             pass
 
@@ -319,8 +322,8 @@ class WinrmTransport(Transport):
             return
         try:
             if shell_id is not None:
-                await self._call(lambda: proto.close_shell(shell_id, close_session=True),
-                                 deadline=time.monotonic() + 5)
+                await self._call(proto, lambda: proto.close_shell(shell_id, close_session=True),
+                                 time.monotonic() + 5)
             else:
                 proto.transport.close_session()
         except Exception:  # noqa: BLE001 - close must not raise
