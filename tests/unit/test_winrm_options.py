@@ -1,0 +1,70 @@
+"""WinRM options from inventory variables: Ansible names and defaults, refusals, no secrets in messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.transports.base import ConnectionSpec, TransportNotAvailable
+from auditor.transports.winrm_options import WinrmConfigError, winrm_options
+
+SECRET = "S3cret-Value!"
+
+
+def spec(port: int | None = None, **vars_) -> ConnectionSpec:
+    return ConnectionSpec(name="h", host="10.0.0.5", connection="winrm", port=port, user="u", password=SECRET,
+                          vars=vars_)
+
+
+def test_defaults_follow_ansible():
+    o = winrm_options(spec())
+    assert (o.scheme, o.port, o.path, o.auth) == ("https", 5986, "/wsman", "ntlm")
+    assert (o.cert_validation, o.message_encryption) == ("validate", "auto")
+    assert (o.operation_timeout, o.read_timeout, o.retries) == (20, 30, 2)
+    assert o.endpoint("10.0.0.5") == "https://10.0.0.5:5986/wsman"
+
+
+def test_port_5985_means_http_and_explicit_scheme_wins():
+    assert winrm_options(spec(5985)).scheme == "http"
+    assert winrm_options(spec(5985, ansible_winrm_scheme="https")).scheme == "https"
+    assert winrm_options(spec(None, ansible_winrm_port=5985)).port == 5985
+
+
+@pytest.mark.parametrize("value, expected", [("plaintext", "basic"), (["kerberos", "ntlm"], "ntlm"),
+                                             ("ssl", "certificate"), ("NTLM", "ntlm")])
+def test_transport_names_and_lists(value, expected):
+    extra = {"ansible_winrm_cert_pem": "c.pem", "ansible_winrm_cert_key_pem": "k.pem"}
+    assert winrm_options(spec(5986, ansible_winrm_transport=value, **extra)).auth == expected
+
+
+def test_kerberos_alone_is_not_available():
+    with pytest.raises(TransportNotAvailable, match="kerberos"):
+        winrm_options(spec(ansible_winrm_transport="kerberos"))
+
+
+def test_basic_over_http_needs_an_explicit_opt_in():
+    with pytest.raises(WinrmConfigError, match="auditor_winrm_allow_basic_http"):
+        winrm_options(spec(5985, ansible_winrm_transport="basic"))
+    assert winrm_options(spec(5985, ansible_winrm_transport="basic", auditor_winrm_allow_basic_http="yes")).auth == "basic"
+    assert winrm_options(spec(5986, ansible_winrm_transport="basic")).scheme == "https"
+
+
+@pytest.mark.parametrize("vars_, needle", [
+    ({"ansible_winrm_read_timeout_sec": 10, "ansible_winrm_operation_timeout_sec": 10}, "must exceed"),
+    ({"ansible_winrm_operation_timeout_sec": "soon"}, "whole number"),
+    ({"ansible_winrm_server_cert_validation": "maybe"}, "validate, ignore"),
+    ({"ansible_winrm_message_encryption": "sometimes"}, "auto, always, never"),
+    ({"ansible_winrm_transport": "digest"}, "not a WinRM auth method"),
+    ({"ansible_winrm_transport": "certificate"}, "cert_pem"),
+    ({"ansible_port": "fifty"}, "ansible_port"),
+])
+def test_bad_values_name_the_variable(vars_, needle):
+    with pytest.raises(WinrmConfigError) as err:
+        winrm_options(spec(**vars_))
+    assert needle in str(err.value) and SECRET not in str(err.value)
+
+
+def test_password_needed_for_password_auth():
+    s = spec()
+    s.password = None
+    with pytest.raises(WinrmConfigError, match="ansible_password"):
+        winrm_options(s)
