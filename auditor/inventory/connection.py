@@ -1,13 +1,53 @@
-"""Host variables -> ``ConnectionSpec``, with Ansible's variable names and defaults."""
+"""Host variables -> ``ConnectionSpec``, with Ansible's variable names, aliases and defaults.
+
+Where Ansible accepts several names for one setting, the one it lists last wins, as in Ansible
+(``ansible_ssh_user`` over ``ansible_user``, ``ansible_winrm_port`` over ``ansible_port``).
+``!vault`` values among the ``ansible_*`` variables are decrypted here, the only place that needs
+them in clear. Transport-specific options (``ansible_ssh_common_args``, ``ansible_winrm_*``) stay in
+``spec.vars`` for the transport to read (auditor/transports/sshopts.py, winrm_options.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from auditor.errors import BadInputError
 from auditor.inventory.model import Host
+from auditor.inventory.vault import VaultedValue, VaultError
 from auditor.transports.base import ConnectionSpec
 
 DEFAULT_PORTS = {"ssh": 22, "paramiko": 22}
+
+#: ansible_connection values (short and FQCN) -> auditor transport names
+CONNECTIONS = {
+    "ssh": "ssh", "smart": "ssh", "ansible.builtin.ssh": "ssh",
+    "paramiko": "paramiko", "paramiko_ssh": "paramiko", "ansible.builtin.paramiko_ssh": "paramiko",
+    "winrm": "winrm", "ansible.builtin.winrm": "winrm",
+    "local": "local", "ansible.builtin.local": "local",
+}
+
+#: for each setting and connection, the variables Ansible reads, lowest precedence first
+_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "host": {"ssh": ("ansible_host", "ansible_ssh_host"),
+             "paramiko": ("ansible_host", "ansible_ssh_host", "ansible_paramiko_host"),
+             "winrm": ("ansible_host", "ansible_winrm_host")},
+    "port": {"ssh": ("ansible_port", "ansible_ssh_port"),
+             "paramiko": ("ansible_port", "ansible_ssh_port", "ansible_paramiko_port"),
+             "winrm": ("ansible_port", "ansible_winrm_port")},
+    "user": {"ssh": ("ansible_user", "ansible_ssh_user"),
+             "paramiko": ("ansible_user", "ansible_ssh_user", "ansible_paramiko_user"),
+             "winrm": ("ansible_user", "ansible_winrm_user")},
+    "password": {"ssh": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+                 "paramiko": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
+                              "ansible_paramiko_pass", "ansible_paramiko_password"),
+                 "winrm": ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password")},
+    "private_key_file": {"ssh": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
+                         "paramiko": ("ansible_private_key_file", "ansible_ssh_private_key_file",
+                                      "ansible_paramiko_private_key_file")},
+    "timeout": {"ssh": ("ansible_timeout", "ansible_ssh_timeout"),
+                "paramiko": ("ansible_timeout", "ansible_ssh_timeout", "ansible_paramiko_timeout"),
+                "winrm": ("ansible_winrm_connection_timeout",)},
+}
 
 
 def host_platform(vars: dict[str, Any]) -> str:
@@ -17,31 +57,73 @@ def host_platform(vars: dict[str, Any]) -> str:
         return str(explicit).lower()
     if str(vars.get("ansible_shell_type", "")).lower() in ("powershell", "cmd"):
         return "windows"
-    if str(vars.get("ansible_connection", "")).lower() in ("winrm", "psrp"):
+    if str(vars.get("ansible_connection", "")).lower() in ("winrm", "psrp", "ansible.builtin.winrm"):
         return "windows"
     return "linux"
 
 
+def connection_type(host: Host) -> str:
+    """The auditor transport for ``ansible_connection``; a clear error for ones auditor cannot use."""
+    raw = host.vars.get("ansible_connection")
+    if raw in (None, ""):
+        return "ssh"
+    name = CONNECTIONS.get(str(raw).strip().lower())
+    if name is None:
+        supported = "ssh, paramiko, winrm, local"
+        raise BadInputError(f"host {host.name!r}: ansible_connection={str(raw)[:60]!r} is not supported "
+                            f"(supported: {supported})")
+    return name
+
+
 def connection_spec(host: Host, **overrides: Any) -> ConnectionSpec:
-    v = host.vars
-    connection = str(v.get("ansible_connection") or "ssh").lower()
-    if connection == "smart":
-        connection = "ssh"
-    port = v.get("ansible_port") or v.get("ansible_ssh_port")
+    """Everything a transport needs for ``host``; ``overrides`` (non-None) win over inventory."""
+    connection = connection_type(host)
+    v = _clear_vars(host)
+
+    def pick(setting: str) -> Any:
+        value = None
+        for name in _ALIASES[setting].get(connection, ()):
+            if v.get(name) not in (None, ""):
+                value = v[name]
+        return value
+
+    port = pick("port")
     spec = ConnectionSpec(
         name=host.name,
-        host=str(v.get("ansible_host") or v.get("ansible_ssh_host") or host.name),
+        host=str(pick("host") or host.name),
         connection=connection,
-        port=int(port) if port not in (None, "") else DEFAULT_PORTS.get(connection),
-        user=_opt_str(v.get("ansible_user") or v.get("ansible_ssh_user")),
-        password=_opt_str(v.get("ansible_password") or v.get("ansible_ssh_pass")),
-        private_key_file=_opt_str(v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")),
-        vars=dict(v),
+        port=_int(host, "port", port) if port is not None else DEFAULT_PORTS.get(connection),
+        user=_opt_str(pick("user")),
+        password=_opt_str(pick("password")),
+        private_key_file=_opt_str(pick("private_key_file")),
+        vars=v,
     )
+    timeout = pick("timeout")
+    if timeout is not None:
+        spec.connect_timeout = float(_int(host, "timeout", timeout))
     for key, value in overrides.items():
         if value is not None:
             setattr(spec, key, value)
     return spec
+
+
+def _clear_vars(host: Host) -> dict[str, Any]:
+    """The host's variables with vaulted ``ansible_*`` values decrypted (for the transport only)."""
+    out = dict(host.vars)
+    for key, value in host.vars.items():
+        if isinstance(value, VaultedValue) and str(key).startswith("ansible_"):
+            try:
+                out[key] = value.decrypt()
+            except VaultError as exc:
+                raise BadInputError(f"host {host.name!r}: cannot decrypt {key}: {exc}") from None
+    return out
+
+
+def _int(host: Host, what: str, value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadInputError(f"host {host.name!r}: {what} must be a whole number, got {str(value)[:40]!r}") from None
 
 
 def _opt_str(value: Any) -> str | None:

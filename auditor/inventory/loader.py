@@ -1,104 +1,146 @@
-"""Inventory sources -> ``Inventory``. First cut: Ansible YAML inventories (all/children/hosts/vars).
+"""Inventory sources -> ``Inventory``, with ansible-core's choice of parser and variable precedence.
 
-Variable precedence (lowest first), as Ansible: all's vars, parent group vars, child group vars
-(deeper wins; siblings by name order), host vars.
+A source is a comma-separated host list (``a,b,``), a folder (its files, sorted, skipping hidden
+names, host_vars/group_vars and ansible's ignored extensions), or a file. A file is tried as ansible
+tries it: executable -> script; then YAML (no extension, .yml, .yaml, .json); then INI (anything but
+.toml). Unlike ansible, which warns and carries on without a source it cannot parse, auditor stops
+with a one-line error: an inventory that silently loses hosts is worse than none.
+
+Variable precedence for a host (lowest first), as ``ansible-inventory --host`` computes it:
+the 'all' group's vars; other groups' vars ordered by (depth, ansible_group_priority, name);
+group_vars/all; group_vars/<group> for each source, then each group in that order; the host's own
+inventory vars; host_vars/<host>.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from auditor.errors import BadInputError, Location
-from auditor.inventory.model import Group, Host, Inventory
+from auditor.inventory.datafile import parse_data, read_text
+from auditor.inventory.hostnames import parse_address
+from auditor.inventory.ini import parse_ini
+from auditor.inventory.model import Host, Inventory
+from auditor.inventory.script import parse_script
+from auditor.inventory.varsfiles import VarsFiles
+from auditor.inventory.vault import VaultSecret
+from auditor.inventory.yamlinv import NotYamlInventory, parse_yaml_inventory
+
+YAML_EXTENSIONS = ("", ".yml", ".yaml", ".json")
+IGNORED_EXTENSIONS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
+IGNORED_NAMES = ("host_vars", "group_vars", "vars_plugins")
+
+#: variables ansible-inventory never shows (ansible's INTERNAL_STATIC_VARS: magic and play variables)
+INTERNAL_VARS = frozenset({
+    "ansible_async_path", "ansible_collection_name", "ansible_config_file", "ansible_dependent_role_names",
+    "ansible_diff_mode", "ansible_facts", "ansible_forks", "ansible_inventory_sources", "ansible_limit",
+    "ansible_play_batch", "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_role_names",
+    "ansible_playbook_python", "ansible_role_name", "ansible_role_names", "ansible_run_tags",
+    "ansible_skip_tags", "ansible_verbosity", "ansible_version", "inventory_dir", "inventory_file",
+    "inventory_hostname", "inventory_hostname_short", "groups", "group_names", "hostvars", "playbook_dir",
+    "play_hosts", "role_name", "role_names", "role_path", "role_uuid",
+})
 
 
-def load_inventory(sources: list[str]) -> Inventory:
-    inv = Inventory(groups={"all": Group("all"), "ungrouped": Group("ungrouped")})
-    host_vars: dict[str, dict[str, Any]] = {}
+def load_inventory(sources: list[str], vault_secrets: list[VaultSecret] | tuple[VaultSecret, ...] = ()) -> Inventory:
+    """Read every source into one ``Inventory`` with each host's effective variables."""
+    secrets = tuple(vault_secrets)
+    inv = Inventory()
     for source in sources:
-        path = Path(source)
-        if not path.exists():
-            raise BadInputError("inventory source not found", Location(source))
-        inv.sources.append(str(path))
-        _load_yaml(path, inv, host_vars)
-    _finalize(inv, host_vars)
+        if not source:
+            continue
+        if "," in source and not os.path.exists(source):
+            _load_host_list(source, inv)
+        else:
+            path = os.path.abspath(os.path.expanduser(source))
+            if not os.path.exists(path):
+                raise BadInputError("inventory source not found", Location(source))
+            _load_path(Path(path), inv, secrets)
+        inv.sources.append(source)
+    inv.reconcile()
+    _resolve_vars(inv, VarsFiles(list(inv.sources), secrets, inv.warnings))
     return inv
 
 
-def _load_yaml(path: Path, inv: Inventory, host_vars: dict[str, dict[str, Any]]) -> None:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = Location(str(path), mark.line + 1, mark.column + 1) if mark else Location(str(path))
-        raise BadInputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", loc) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"cannot read inventory: {exc}", Location(str(path))) from None
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        raise BadInputError("expected a mapping of group names at the top level", Location(str(path), 1))
-    for name, body in data.items():
-        _load_group(str(name), body, inv, host_vars, path, parent=None)
+def _load_host_list(source: str, inv: Inventory) -> None:
+    for entry in source.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        parsed = parse_address(entry)
+        name, port = parsed if parsed and "[" not in parsed[0] else (entry, None)
+        if name not in inv.hosts:
+            inv.add_host(name, "ungrouped", port)
 
 
-def _load_group(name, body, inv, host_vars, path, parent):
-    group = inv.groups.setdefault(name, Group(name))
-    if parent is not None and name not in inv.groups[parent].children and name != "all":
-        inv.groups[parent].children.append(name)
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        raise BadInputError(f"group {name!r}: expected a mapping with hosts/children/vars", Location(str(path)))
-    for key in body:
-        if key not in ("hosts", "children", "vars"):
-            raise BadInputError(f"group {name!r}: unexpected key {key!r} (expected hosts, children or vars)", Location(str(path)))
-    group.vars.update(body.get("vars") or {})
-    for hname, hvars in (body.get("hosts") or {}).items():
-        hname = str(hname)
-        if hname not in group.hosts:
-            group.hosts.append(hname)
-        inv.hosts.setdefault(hname, Host(hname))
-        host_vars.setdefault(hname, {}).update(hvars or {})
-    for child, cbody in (body.get("children") or {}).items():
-        _load_group(str(child), cbody, inv, host_vars, path, parent=name)
-
-
-def _ancestors(inv: Inventory) -> dict[str, set[str]]:
-    parents: dict[str, set[str]] = {g: set() for g in inv.groups}
-    for g in inv.groups.values():
-        for c in g.children:
-            parents.setdefault(c, set()).add(g.name)
-    return parents
-
-
-def _finalize(inv: Inventory, host_vars: dict[str, dict[str, Any]]) -> None:
-    parents = _ancestors(inv)
-
-    def depth(g: str, seen=()) -> int:
-        ps = [p for p in parents.get(g, ()) if p not in seen]
-        return 0 if not ps else 1 + max(depth(p, seen + (g,)) for p in ps)
-
-    for host in inv.hosts.values():
-        direct = [g.name for g in inv.groups.values() if host.name in g.hosts]
-        if not direct:
-            inv.groups["ungrouped"].hosts.append(host.name)
-            direct = ["ungrouped"]
-        closure: set[str] = set()
-        stack = list(direct)
-        while stack:
-            g = stack.pop()
-            if g in closure:
+def _load_path(path: Path, inv: Inventory, secrets: tuple[VaultSecret, ...]) -> None:
+    if path.is_dir():
+        for entry in sorted(os.listdir(path)):
+            if entry.startswith(".") or entry in IGNORED_NAMES or entry.endswith(IGNORED_EXTENSIONS):
                 continue
-            closure.add(g)
-            stack.extend(parents.get(g, ()))
-        closure.add("all")
-        merged: dict[str, Any] = {}
-        for g in sorted(closure, key=lambda n: (depth(n), n)):
-            merged.update(inv.groups[g].vars)
-        merged.update(host_vars.get(host.name, {}))
-        host.vars = merged
-        host.groups = sorted(closure - {"all"})
+            _load_path(path / entry, inv, secrets)
+        return
+    _load_file(path, inv, secrets)
+
+
+def _load_file(path: Path, inv: Inventory, secrets: tuple[VaultSecret, ...]) -> None:
+    """Try the parsers ansible would try, in its order; the first that succeeds wins."""
+    ext = path.suffix
+    if ext == ".toml":
+        raise BadInputError("TOML inventories are not supported (use INI or YAML)", Location(str(path)))
+    script_error: BadInputError | None = None
+    if os.access(path, os.X_OK):
+        trial = copy.deepcopy(inv)
+        try:
+            parse_script(str(path), trial, secrets)
+            return _adopt(inv, trial)
+        except BadInputError as exc:
+            script_error = exc  # maybe a data file with the executable bit set: read it as data
+    text = read_text(path, secrets)
+    yaml_error: BadInputError | None = None
+    if ext in YAML_EXTENSIONS:
+        trial = copy.deepcopy(inv)
+        try:
+            parse_yaml_inventory(parse_data(text, str(path), secrets), str(path), trial)
+            return _adopt(inv, trial)
+        except NotYamlInventory as exc:
+            if exc.plugin_config:
+                raise BadInputError(str(exc), Location(str(path), 1)) from None
+            yaml_error = BadInputError(str(exc), Location(str(path)))
+        except BadInputError as exc:
+            yaml_error = exc
+    try:
+        parse_ini(text, str(path), inv)
+    except BadInputError:
+        # report the error of the format the file most likely meant
+        if script_error is not None:
+            raise script_error from None
+        if yaml_error is not None and ext in (".yml", ".yaml", ".json"):
+            raise yaml_error from None
+        raise
+
+
+def _adopt(inv: Inventory, trial: Inventory) -> None:
+    """Keep what a parse attempt on a scratch copy built (a failed attempt leaves no half-added hosts)."""
+    inv.hosts, inv.groups, inv.warnings = trial.hosts, trial.groups, trial.warnings
+
+
+def _resolve_vars(inv: Inventory, files: VarsFiles) -> None:
+    """Compute each host's effective variables (ansible's VariableManager.get_vars, stage 'all')."""
+    groups = inv.groups
+    for host in inv.hosts.values():
+        ordered = sorted((groups[g] for g in host.groups), key=lambda g: (g.depth, g.priority, g.name))
+        merged: dict[str, Any] = dict(groups["all"].vars)
+        for group in ordered:
+            merged.update(group.vars)
+        merged.update(files.vars_for("group_vars", ["all"]))
+        merged.update(files.vars_for("group_vars", [g.name for g in ordered]))
+        merged.update(host.own_vars)
+        merged.update(files.vars_for("host_vars", [host.name]))
+        host.vars = {k: v for k, v in merged.items() if k not in INTERNAL_VARS}
+
+
+__all__ = ["Host", "Inventory", "load_inventory"]
