@@ -1,0 +1,104 @@
+"""Benchmark: the HTML report for a large fleet (default 5,000 hosts) in real Chromium.
+
+Prints file size, Python render time, and in Chromium: time to the first table rows, heap size, the time
+to filter to CONFLICT_CONFIRMED, to search, to sort, to expand a host, and the DOM size. Not a test: figures only.
+
+    .venv/bin/python bench/report_html.py [--hosts 5000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from auditor.report.html import render_html  # noqa: E402
+from auditor.report.redact import redact_run  # noqa: E402
+from auditor.report.writers import write_reports  # noqa: E402
+from tests.report_factory import make_run  # noqa: E402
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# Runs in the page: time from an action to the table being re-drawn (measured inside the page, so the
+# Playwright round trip does not count).
+_TIMED = """([sel, kind, value]) => {
+  const t0 = performance.now();
+  const el = document.querySelector(sel);
+  if (kind === 'select') { el.value = value; el.dispatchEvent(new Event('change')); }
+  else if (kind === 'click') { el.click(); }
+  return performance.now() - t0;
+}"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=5000)
+    parser.add_argument("--keep", type=Path, help="write the report here instead of a temporary folder")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    run = make_run(args.hosts)
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    render_html(redact_run(run))
+    t_render = time.perf_counter() - t0
+    out = args.keep or Path(tempfile.mkdtemp(prefix="auditor-bench-"))
+    t0 = time.perf_counter()
+    paths = {p.suffix: p for p in write_reports(run, ["html", "json"], out)}
+    t_write = time.perf_counter() - t0
+    html = paths[".html"]
+    print(f"hosts                     {args.hosts}")
+    print(f"checks                    {sum(len(h.all_checks()) for h in run.hosts)}")
+    print(f"factory build             {t_build:.2f} s")
+    print(f"render_html (python)      {t_render:.2f} s")
+    print(f"write html+json           {t_write:.2f} s")
+    print(f"html size                 {html.stat().st_size / 1e6:.2f} MB (json report {paths['.json'].stat().st_size / 1e6:.2f} MB)")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        t0 = time.perf_counter()
+        page.goto(html.as_uri(), wait_until="load")
+        page.wait_for_selector("#host-rows tr.host")
+        t_load = time.perf_counter() - t0
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        nav = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]; }")
+        print(f"chromium: goto -> rows    {t_load * 1000:.0f} ms (DOMContentLoaded {nav[0]:.0f} ms, load {nav[1]:.0f} ms in page)")
+        print(f"chromium: JS heap used    {metrics['JSHeapUsedSize'] / 1e6:.1f} MB")
+        print(f"chromium: DOM nodes       {int(metrics['Nodes'])} (rows drawn {page.locator('#host-rows tr.host').count()})")
+        ms = page.evaluate(_TIMED, ["#f-verdict", "select", "CONFLICT_CONFIRMED"])
+        print(f"filter CONFLICT_CONFIRMED {ms:.1f} ms -> {page.locator('#shown').inner_text()}")
+        ms = page.evaluate(_TIMED, ["#f-verdict", "select", ""])
+        print(f"clear filter              {ms:.1f} ms")
+        ms = page.evaluate(_TIMED, ['th[data-sort="name"] button', "click", None])
+        print(f"sort by name              {ms:.1f} ms")
+        ms = page.evaluate("""() => new Promise(resolve => {
+            const shown = document.getElementById('shown'), before = shown.textContent, i = document.getElementById('f-text');
+            const t0 = performance.now();
+            new MutationObserver((_, obs) => { obs.disconnect(); resolve(performance.now() - t0); })
+              .observe(shown, {childList: true, characterData: true, subtree: true});
+            i.value = 'W-PROBE'; i.dispatchEvent(new Event('input'));
+        })""")
+        print(f"search 'W-PROBE'          {ms:.1f} ms (includes the 120 ms typing debounce) -> {page.locator('#shown').inner_text()}")
+        ms = page.evaluate(_TIMED, ["#host-rows button.toggle", "click", None])
+        print(f"expand a host             {ms:.1f} ms")
+        ms = page.evaluate(_TIMED, ["#more", "click", None]) if page.locator("#more").is_visible() else float("nan")
+        print(f"show 200 more rows        {ms:.1f} ms")
+        print(f"requests                  {len(requests)} ({'only the file itself' if requests == [html.as_uri()] else requests[:3]})")
+        browser.close()
+    print(f"report                    {html}")
+
+
+if __name__ == "__main__":
+    main()
