@@ -140,8 +140,8 @@ def _apply_overrides(task: Task, scope: dict[str, Any], outcome: Outcome, value:
     if outcome.status is TaskStatus.skipped or outcome.data.get("_broken"):
         return outcome
     local = {**scope, "result": value}
-    if task.register:
-        local[task.register] = value
+    if task.register_as:
+        local[task.register_as] = value
     try:
         if task.failed_when:
             failed = any(bool(evaluate(c, local)) for c in task.failed_when)
@@ -173,12 +173,12 @@ def _skip_value(why: str) -> dict[str, Any]:
 
 
 def _register(task: Task, context: dict[str, Any], items: list[dict[str, Any]], single: dict[str, Any] | None) -> None:
-    if not task.register:
+    if not task.register_as:
         return
     if task.loop is None or single is not None:
-        context[task.register] = single or _skip_value("not run")
+        context[task.register_as] = single or _skip_value("not run")
         return
-    context[task.register] = {"results": items, "changed": any(i["changed"] for i in items),
+    context[task.register_as] = {"results": items, "changed": any(i["changed"] for i in items),
                               "failed": any(i["failed"] for i in items),
                               "skipped": all(i["skipped"] for i in items) if items else True}
 

@@ -35,7 +35,7 @@ def _conditions(value: Any) -> Any:
 class Task(BaseModel):
     """One task. The module key and its arguments end up in ``module`` / ``args`` (see ``_module``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(min_length=1, max_length=200)
     module: str
     args: dict[str, Any] = Field(default_factory=dict)
@@ -43,7 +43,7 @@ class Task(BaseModel):
     loop: list[Any] | str | None = None
     loop_var: str = "item"
     label: str | None = None
-    register: str | None = None
+    register_as: str | None = Field(default=None, alias="register")  # `register` would shadow BaseModel's
     changed_when: list[str] = Field(default_factory=list)
     failed_when: list[str] = Field(default_factory=list)
     ignore_errors: bool = False
@@ -71,7 +71,7 @@ class Task(BaseModel):
     def _cond(cls, value: Any) -> Any:
         return _conditions(value)
 
-    @field_validator("register", "loop_var")
+    @field_validator("register_as", "loop_var")
     @classmethod
     def _var(cls, value: str | None) -> str | None:
         if value is not None and (not VAR_NAME.match(value) or value in RESERVED):
@@ -91,7 +91,7 @@ class RemediationPlay(BaseModel):
 
     @model_validator(mode="after")
     def _unique_registers(self) -> "RemediationPlay":
-        names = [t.register for t in self.tasks if t.register]
+        names = [t.register_as for t in self.tasks if t.register_as]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"register names must be unique in a play; repeated: {dupes}")

@@ -153,7 +153,7 @@ def _scan(lines: list[str]) -> tuple[list[_KeyLine], dict[str, tuple[int, int]]]
         km = _KEY.match(text)
         if km:
             # a value ending in a backslash continues on the next physical line (WSL's parser)
-            while text.endswith("\\") and i + count < len(lines):
+            while _body(lines[i + count - 1])[0].endswith("\\") and i + count < len(lines):
                 count += 1
             value, comment = _split_comment(km.group(4))
             keys.append(_KeyLine(i, count, current, km.group(1), km.group(2), km.group(3), value, comment,
@@ -216,7 +216,7 @@ def edit_wslconfig(data: bytes, *, sections: list[str], key: str, state: str, va
                 new[k.index:k.index + k.count] = [""] * k.count
             else:
                 new[k.index:k.index + k.count] = [
-                    f"{k.indent}#{_body(line)[0]}{_body(line)[1]}" if j == 0 else f"#{line}"
+                    f"{k.indent}#{line[len(k.indent):]}" if j == 0 else f"#{line}"
                     for j, line in enumerate(lines[k.index:k.index + k.count])
                 ]
     out_text = "".join(new)
