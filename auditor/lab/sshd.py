@@ -125,6 +125,9 @@ class SshLabHost:
     # filled in by the fleet when it starts:
     bound_port: int = 0
     host_key: asyncssh.SSHKey | None = field(default=None, repr=False)
+    # counted by the server, so tests can check connection reuse:
+    connections: int = 0             # SSH connections accepted
+    sessions: int = 0                # channels (commands) started
 
     @property
     def public_key(self) -> str:
@@ -177,6 +180,7 @@ class _HostServer(asyncssh.SSHServer):
         self.fleet, self.host = fleet, host
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.host.connections += 1
         if self.host.faults.reset == "connect":
             asyncio.get_running_loop().call_soon(_reset, conn)
 
@@ -209,6 +213,7 @@ class _Session:
 
     async def serve(self) -> None:
         p = self.process
+        self.host.sessions += 1
         try:
             if self.faults.reset == "command":
                 _reset(p.channel.get_connection())

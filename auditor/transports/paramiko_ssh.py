@@ -200,6 +200,8 @@ class ParamikoTransport(Transport):
             # EOF came; the exit status follows it (OpenSSH may send it just before or after).
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())) and not chan.closed:
                 raise TransportTimeout(f"command did not finish within {timeout:g}s")
+            if not chan.eof_received and not transport.is_active():
+                raise TransportError("connection lost during the command")
             rc = chan.exit_status if chan.status_event.is_set() and chan.exit_status >= 0 else None
             return ExecResult(bytes(out), bytes(err), rc, False, (time.monotonic() - started) * 1000)
         finally:

@@ -74,6 +74,7 @@ class _Session(asyncssh.SSHClientSession):
         self.stderr = bytearray()
         self.truncated = False
         self.rc: int | None = None
+        self.lost: Exception | None = None  # set when the connection died under the command
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.chan: asyncssh.SSHClientChannel | None = None
 
@@ -91,6 +92,7 @@ class _Session(asyncssh.SSHClientSession):
         self.rc = status
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
         if not self.done.done():
             self.done.set_result(None)
 
@@ -186,6 +188,8 @@ class SshTransport(Transport):
         except asyncio.CancelledError:
             self._kill(chan)
             raise
+        if session.lost is not None and not session.truncated:
+            raise TransportError(f"connection lost during the command: {session.lost}")
         return ExecResult(
             stdout=bytes(session.stdout),
             stderr=bytes(session.stderr),

@@ -1,0 +1,3 @@
+"""Fixtures shared by integration tests: real SSH servers (see tests/sshd_fixtures.py)."""
+
+from tests.sshd_fixtures import openssh_server, openssh_target, ssh_lab  # noqa: F401  (pytest fixtures)
