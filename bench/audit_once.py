@@ -1,0 +1,63 @@
+"""One full audit in its own process: ``python -m bench.audit_once INVENTORY OUT.json [--forks N]``.
+
+Runs the main job as a library call (``execute_audit``, both shipped playbooks, JSON report) and
+writes what it measured inside the process: wall and CPU time of the audit itself (imports excluded),
+peak RSS, and the host statuses and verdicts of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import resource
+import time
+from pathlib import Path
+
+from bench.common import PLAYBOOKS, raise_nofile
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("inventory")
+    ap.add_argument("out")
+    ap.add_argument("--forks", type=int, default=200)
+    ap.add_argument("--reports", default=None, help="folder for the audit's JSON report")
+    ap.add_argument("--host-deadline", type=float, default=60.0)
+    ap.add_argument("--connect-timeout", type=float, default=10.0)
+    args = ap.parse_args()
+    raise_nofile()
+
+    from rich.console import Console
+
+    from auditor.commands.run import execute_audit
+    from auditor.runner import RunOptions
+
+    options = RunOptions(forks=args.forks, connect_timeout=args.connect_timeout, host_deadline=args.host_deadline,
+                         command_timeout=min(60.0, args.host_deadline))
+    reports = Path(args.reports or Path(args.out).with_suffix(".reports"))
+    console = Console(file=open("/dev/null", "w"))  # noqa: SIM115 - quiet run, nothing to show
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    run, _ = execute_audit([str(p) for p in PLAYBOOKS], [args.inventory], limit=None, options=options,
+                           formats=["json"], output=reports, console=console, quiet=True,
+                           spec_overrides={"host_key_checking": "off"})
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    statuses = collections.Counter(h.status.value for h in run.hosts)
+    verdicts = collections.Counter(p.verdict.name if p.verdict else "-" for h in run.hosts for p in h.plays)
+    result = {
+        "hosts_in_report": len(run.hosts),
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "cpu_user_s": round(usage.ru_utime, 3),
+        "cpu_sys_s": round(usage.ru_stime, 3),
+        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "statuses": dict(statuses),
+        "verdicts": dict(verdicts),
+        "interrupted": run.interrupted,
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
