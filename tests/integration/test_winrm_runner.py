@@ -55,5 +55,5 @@ async def test_auditor_run_over_winrm(tmp_path):
     win01 = next(h for h in report["hosts"] if h["name"] == "win01")
     check = win01["plays"][0]["checks"][0]
     assert check["status"] == "passed" and check["evidence"]["computer"].strip() == "WIN01"
-    assert fleet.endpoints == [] or True  # fleet stopped; the password never reached the report:
+    # the lab password never reaches the report or the console
     assert hosts[0].password not in json.dumps(report) and hosts[0].password not in out.decode() + err.decode()
