@@ -88,10 +88,13 @@ def wslconfig_evidence(mode: str, user: str) -> dict[str, Any]:
         "section_used": "wsl2",
         "networkingMode": mode,
         "lines": [{"n": n, "text": text} for n, text in enumerate(lines, start=1)],
-        "warnings": [
-            {"line": 5, "message": "hostAddressLoopback is an [experimental] key; WSL ignores it under [wsl2]"},
-            {"line": 6, "message": "';' does not start a comment in .wslconfig"},
-            {"line": 9, "message": "networkingMode under [experimental] is ignored"},
+        "warnings": [  # the shape of auditor.mirrored's ParserWarning.to_dict()
+            {"code": "unknown-key", "line": 5, "key": "wsl2.hostAddressLoopback", "fatal": False, "source": "wsl",
+             "message": "hostAddressLoopback is an [experimental] key; WSL ignores it under [wsl2]"},
+            {"code": "expected", "line": 6, "key": None, "fatal": False, "source": "wsl",
+             "message": "';' does not start a comment in .wslconfig"},
+            {"code": "duplicate-key", "line": 9, "key": "experimental.networkingMode", "fatal": False, "source": "auditor",
+             "message": "networkingMode under [experimental] is ignored"},
         ],
     }
 
@@ -117,7 +120,10 @@ def _windows_checks(verdict: str, user: str) -> list[CheckResult]:
                f"networkingMode={cfg['networkingMode']} in [wsl2] of {cfg['profile']}", cfg,
                remediation="Set networkingMode=nat under [wsl2]; then wsl --shutdown."),
         _check("W-CFG-03", "Misplaced or ineffective keys", Severity.low, F,
-               "3 keys are ignored by WSL", {"offending_lines": [5, 6, 9]}),
+               "3 keys are ignored by WSL", {"issues": [
+                   {"line": 5, "kind": "unknown-key", "text": "unknown key 'wsl2.hostAddressLoopback' (it is an [experimental]-only key): WSL ignores it"},
+                   {"line": 6, "kind": "expected", "text": "Expected '=' in C:\\Users\\dev\\.wslconfig:6"},
+               ]}),
         _check("W-CFG-04", "Relevant profile identified", Severity.medium, E if inconclusive else P,
                "two profiles have Docker Desktop settings and Docker Desktop is not running" if inconclusive
                else f"Docker Desktop runs as CORP\\{user}",

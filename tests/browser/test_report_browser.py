@@ -98,6 +98,10 @@ def test_filter_to_conflict_confirmed_and_expand_a_host(opened: Opened, tmp_path
     first.locator("details.evidence summary").click()
     assert transcript.is_visible() and "Connection refused" in transcript.inner_text()
 
+    issues = checks.filter(has_text="W-CFG-03")
+    issues.locator("details.evidence summary").click()
+    assert issues.locator("ul.warnings li").first.inner_text().startswith("line 5: unknown key 'wsl2.hostAddressLoopback'")
+
     shot = tmp_path / "conflict-expanded.png"
     detail.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

@@ -158,8 +158,11 @@
     return v && typeof v === "object" && !Array.isArray(v) && Array.isArray(v.lines) && v.lines.length > 0 &&
       v.lines.every(function (l) { return l && typeof l === "object" && "n" in l && "text" in l; });
   }
+  /* Parser warnings [{line, message}] and key issues [{line, text}] read best as "line N: ..." lists. */
   function isWarnings(v) {
-    return Array.isArray(v) && v.length > 0 && v.every(function (w) { return w && typeof w === "object" && "message" in w; });
+    return Array.isArray(v) && v.length > 0 && v.every(function (w) {
+      return w && typeof w === "object" && !Array.isArray(w) && ("message" in w || ("text" in w && "line" in w));
+    });
   }
   function findListings(v, owner, out, depth) {
     if (!v || typeof v !== "object" || depth > MAX_DEPTH) return;
@@ -173,7 +176,9 @@
     box.appendChild(el("h5", "cfg-title", title + " (from " + owner + ")"));
     if (v.user || v.section_used) box.appendChild(el("p", "muted", [v.user ? "user " + v.user : "", v.section_used ? "section used [" + v.section_used + "]" : ""].filter(Boolean).join(", ")));
     var warned = Object.create(null);
-    (Array.isArray(v.warnings) ? v.warnings : []).forEach(function (w) { if (w && w.line != null) warned[w.line] = true; });
+    [v.warnings, v.issues].forEach(function (list) {
+      (Array.isArray(list) ? list : []).forEach(function (w) { if (w && w.line != null) warned[w.line] = true; });
+    });
     var table = el("table", "listing");
     table.appendChild(el("caption", "visually-hidden", title + " with line numbers"));
     var tb = el("tbody");
@@ -187,11 +192,15 @@
     box.appendChild(table);
     if (v.lines.length > MAX_LISTING) box.appendChild(el("p", "muted", (v.lines.length - MAX_LISTING) + " more lines not shown"));
     if (isWarnings(v.warnings)) box.appendChild(warningsList(v.warnings));
+    if (isWarnings(v.issues)) box.appendChild(warningsList(v.issues));
     return box;
   }
   function warningsList(ws) {
     var ul = el("ul", "warnings");
-    ws.slice(0, MAX_ITEMS).forEach(function (w) { ul.appendChild(el("li", null, (w.line != null ? "line " + w.line + ": " : "") + w.message)); });
+    ws.slice(0, MAX_ITEMS).forEach(function (w) {
+      ul.appendChild(el("li", null, (w.line != null ? "line " + w.line + ": " : "") + ("message" in w ? w.message : w.text)));
+    });
+    if (ws.length > MAX_ITEMS) ul.appendChild(el("li", "muted", (ws.length - MAX_ITEMS) + " more"));
     return ul;
   }
 
