@@ -12,7 +12,13 @@ MAX_HOSTS_SHOWN = 200
 
 
 def changed_hosts(run: RunResult) -> list[str]:
-    return [h.name for h in run.hosts if any(t.status is TaskStatus.changed for t in h.all_tasks())]
+    """Hosts with a changed task; in a check-mode run also hosts with a command check mode could not predict."""
+    from auditor.remediate.modules.commands import CHECK_SKIP
+
+    def pending(t) -> bool:
+        return t.status is TaskStatus.changed or (t.check_mode and t.status is TaskStatus.skipped and t.message == CHECK_SKIP)
+
+    return [h.name for h in run.hosts if any(pending(t) for t in h.all_tasks())]
 
 
 def print_tasks(console: Console, run: RunResult, *, show_diff: bool, check_mode: bool) -> None:

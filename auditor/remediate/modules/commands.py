@@ -20,6 +20,8 @@ from auditor.remediate.wire import ps_step, sh_step
 from auditor.results import TaskStatus
 
 MAX_KEPT_OUTPUT = 64 * 1024
+#: the message of a command skipped in check mode (the preview counts such hosts as "may change")
+CHECK_SKIP = "check mode: a command's effect cannot be predicted, it was not run"
 
 EXISTS_PS = r"""
 $r = [ordered]@{ Exists = [bool](Test-Path -LiteralPath $A.path) }
@@ -69,7 +71,7 @@ class _Runner(Module):
         if args.removes and not await self._exists(ctx, args.removes):
             return Outcome(TaskStatus.ok, f"not run: {args.removes} does not exist (removes)")
         if ctx.check_mode:
-            return Outcome(TaskStatus.skipped, "check mode: a command's effect cannot be predicted, it was not run")
+            return Outcome(TaskStatus.skipped, CHECK_SKIP)
         build = ps_step if ctx.platform == "windows" else sh_step
         section = await ctx.execute(build(f"{self.name}.run", {"cmd": args.cmd}, self.body(ctx, args)))
         stdout = decode_output(section.stdout[:MAX_KEPT_OUTPUT])
