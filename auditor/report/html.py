@@ -98,9 +98,11 @@ def _reason(host: HostResult) -> str:
     if host.status in HOST_DOWN_STATUSES:
         return host.error or host.status.value
     verdict = headline_verdict(host)
+    deciding = set(verdict.decided_by) if verdict else set()
     failing = [c for c in host.all_checks() if c.status.value in ("failed", "error")]
     if failing:
-        first = failing[0]
+        # the checks that decided the verdict say why best; then the most severe
+        first = min(failing, key=lambda c: (c.id not in deciding, -c.severity.rank))
         return f"{first.id}: {first.message or first.title}"
     return verdict.summary if verdict else ""
 
@@ -113,7 +115,7 @@ def _first_step(host: HostResult) -> str:
         return "Check the credentials in the inventory."
     if host.status in HOST_DOWN_STATUSES:
         return "Check that the host is up and its WinRM/SSH port is reachable, then re-run."
-    return ""
+    return "Open the host below: look at the errored checks and their evidence, then re-run."
 
 
 def _when(value: datetime | None) -> str:
