@@ -88,6 +88,25 @@ def ensure_test_user(name: str = TEST_USER) -> pwd.struct_passwd:
     return pwd.getpwnam(name)
 
 
+def live_processes(user: str, cmdline: str) -> list[int]:
+    """Pids of ``user``'s running (not zombie) processes whose command line is exactly ``cmdline``."""
+    uid = pwd.getpwnam(user).pw_uid
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            args = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if b" ".join(args).decode(errors="replace") == cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

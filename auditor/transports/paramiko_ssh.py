@@ -68,6 +68,22 @@ async def _in_thread(fn: Callable[[], T], on_orphan: Callable[[T], None] | None 
         raise
 
 
+def _kill(chan: paramiko.Channel) -> None:
+    """Ask the server to SIGKILL the command's process group (RFC 4254 "signal"; OpenSSH >= 7.9).
+
+    paramiko has no public call for this request, so the message is built here."""
+    try:
+        msg = paramiko.Message()
+        msg.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+        msg.add_int(chan.remote_chanid)
+        msg.add_string("signal")
+        msg.add_boolean(False)
+        msg.add_string("KILL")
+        chan.transport._send_user_message(msg)
+    except (paramiko.SSHException, OSError, EOFError, AttributeError):
+        pass  # best effort: closing the channel follows anyway
+
+
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
     """Unknown host: trust its key and append it to the known_hosts file (OpenSSH's accept-new)."""
 
@@ -193,12 +209,15 @@ class ParamikoTransport(Transport):
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
+                        _kill(chan)
                         raise TransportTimeout(f"command did not finish within {timeout:g}s")
                     select.select([fd], [], [], remaining)
                 if cut:
+                    _kill(chan)
                     return ExecResult(bytes(out), bytes(err), None, True, (time.monotonic() - started) * 1000)
             # EOF came; the exit status follows it (OpenSSH may send it just before or after).
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())) and not chan.closed:
+                _kill(chan)
                 raise TransportTimeout(f"command did not finish within {timeout:g}s")
             if not chan.eof_received and not transport.is_active():
                 raise TransportError("connection lost during the command")

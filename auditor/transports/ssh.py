@@ -85,8 +85,8 @@ class _Session(asyncssh.SSHClientSession):
         buf = self.stderr if datatype == asyncssh.EXTENDED_DATA_STDERR else self.stdout
         if bounded_append(buf, data, self.limit) and not self.truncated:
             self.truncated = True
-            if self.chan is not None:  # stop the flood: the remote command gets its channel closed
-                self.chan.close()
+            if self.chan is not None:  # stop the flood: kill the remote command, close its channel
+                SshTransport._kill(self.chan)
 
     def exit_status_received(self, status: int) -> None:
         self.rc = status

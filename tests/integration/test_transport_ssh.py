@@ -5,7 +5,10 @@ server can play the part, both servers."""
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from pathlib import Path
+from typing import Callable
 
 import asyncssh
 import pytest
@@ -21,7 +24,15 @@ from auditor.transports.base import (
     TransportTimeout,
     get_transport,
 )
-from tests.sshd_fixtures import UTF8_BYTES, UTF8_COMMAND, SshTarget, TransportTestModel, lab_target
+from tests.sshd_fixtures import (
+    TEST_USER,
+    UTF8_BYTES,
+    UTF8_COMMAND,
+    SshTarget,
+    TransportTestModel,
+    lab_target,
+    live_processes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -116,12 +127,25 @@ async def test_hung_command_times_out_and_connection_stays_usable(
 ) -> None:
     # The lab's "hangs" host never answers; on OpenSSH a long sleep plays the part.
     t = lab_target(ssh_lab, "hangs") if target.kind == "lab" else target
-    script = "echo never" if target.kind == "lab" else "sleep 300"
+    sleeper = f"sleep {random.randint(3000, 9999)}"
+    script = "echo never" if target.kind == "lab" else sleeper
     async with get_transport(make_spec(t, transport, tmp_path)) as conn:
         with pytest.raises(TransportTimeout, match="did not finish within 0.5s"):
             await conn.run(script, timeout=0.5)
         if target.kind == "openssh":  # the same connection runs the next script
             assert (await conn.run("echo after")).stdout == b"after\n"
+    if target.kind == "openssh":  # and the host no longer runs the timed-out command
+        assert await eventually(lambda: not live_processes(TEST_USER, sleeper)), live_processes(TEST_USER, sleeper)
+
+
+async def eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
+    """Poll a condition on another process's state (sshd kills asynchronously; there is no event to await)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def test_output_bound_truncates(
