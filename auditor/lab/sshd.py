@@ -227,6 +227,12 @@ class _Session:
             p.exit(rc)
         except (asyncssh.Error, BrokenPipeError, ConnectionError):
             pass  # the client went away: nothing to answer
+        except Exception as exc:  # a bug in a host model: answer like a crashed shell, keep serving others
+            try:
+                p.stderr.write(f"auditor lab: host model failed: {type(exc).__name__}: {exc}\n".encode())
+                p.exit(255)
+            except (asyncssh.Error, OSError):
+                pass
 
     async def _read_stdin(self) -> str:
         buf = bytearray()

@@ -266,3 +266,20 @@ async def test_many_hosts_at_once(transport: str, tmp_path: Path) -> None:
         outputs = await asyncio.gather(*(one(h) for h in hosts))
     assert outputs == [f"h{i}\n".encode() for i in range(1, count + 1)]
 
+
+
+class BrokenModel(TransportTestModel):
+    def run_command(self, command: str):  # type: ignore[override]
+        raise RuntimeError("model bug")
+
+
+async def test_a_failing_host_model_answers_like_a_crashed_shell(transport: str, tmp_path: Path) -> None:
+    async with SshLabFleet([SshLabHost("bad", lab_address(1, "127.0.7"), BrokenModel(), port=0)]) as fleet:
+        spec = make_spec(lab_target_of(fleet, "bad"), transport, tmp_path)
+        result = await run_once(spec, "hostname")
+    assert result.rc == 255 and b"host model failed: RuntimeError: model bug" in result.stderr
+
+
+def lab_target_of(fleet: SshLabFleet, name: str) -> SshTarget:
+    host = fleet.host(name)
+    return SshTarget("lab", host.address, host.bound_port, fleet.user, name, host.known_hosts_line, fleet.password)
