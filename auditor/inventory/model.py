@@ -26,6 +26,7 @@ class Group:
     parents: list[str] = field(default_factory=list)
     depth: int = 0
     priority: int = 1                                  # ansible_group_priority
+    _members: set[str] = field(default_factory=set, repr=False, compare=False)  # fast "in hosts"
 
 
 @dataclass
@@ -75,9 +76,12 @@ class Inventory:
             if port is not None:  # a port only counts where the host first appears, as in ansible
                 host.own_vars["ansible_port"] = int(port)
         if group is not None:
-            members = self.groups[group].hosts
-            if name not in members:
-                members.append(name)
+            g = self.groups[group]
+            if len(g._members) != len(g.hosts):  # hosts edited by hand: resync
+                g._members = set(g.hosts)
+            if name not in g._members:
+                g.hosts.append(name)
+                g._members.add(name)
         return host
 
     def add_child(self, parent: str, child: str) -> None:
@@ -159,11 +163,16 @@ class Inventory:
 
     def host_group_closure(self, host: str) -> set[str]:
         """Every group ``host`` belongs to, directly or through a child group (incl. 'all')."""
-        direct = {g.name for g in self.groups.values() if host in g.hosts}
-        closure = set(direct)
-        for g in direct:
-            closure |= self.ancestors(g)
-        return closure
+        return self._closures()[host]
+
+    def _closures(self) -> dict[str, set[str]]:
+        """Group closure of every host, computed in one pass (inventories run to thousands of hosts)."""
+        ancestors = {name: self.ancestors(name) | {name} for name in self.groups}
+        out: dict[str, set[str]] = {name: set() for name in self.hosts}
+        for name, group in self.groups.items():
+            for h in group.hosts:
+                out[h] |= ancestors[name]
+        return out
 
     def reconcile(self) -> None:
         """Ansible's post-parse rules: top-level groups go under 'all'; hosts with no group are
@@ -172,12 +181,17 @@ class Inventory:
             if name != "all" and not self.groups[name].parents:
                 self.add_child("all", name)
         ungrouped = self.groups["ungrouped"]
+        closures = self._closures()
+        removed = set()
         for name in self.hosts:
-            mine = self.host_group_closure(name)
+            mine = closures[name]
             if "ungrouped" in mine:
-                if mine - {"all", "ungrouped"} and name in ungrouped.hosts:
-                    ungrouped.hosts.remove(name)
+                if mine - {"all", "ungrouped"}:
+                    removed.add(name)
             elif mine <= {"all"}:
                 ungrouped.hosts.append(name)
+        ungrouped.hosts = [h for h in ungrouped.hosts if h not in removed]
+        ungrouped._members -= removed
+        closures = self._closures()
         for name, host in self.hosts.items():
-            host.groups = sorted(self.host_group_closure(name) - {"all"})
+            host.groups = sorted(closures[name] - {"all"})

@@ -25,35 +25,38 @@ class VarsFiles:
         self.secrets = secrets
         self.warnings = warnings
         self._cache: dict[Path, dict[str, Any]] = {}
-        self._found: dict[tuple[Path, str], list[Path]] = {}
-        self.basedirs: list[Path] = []
+        self._found: dict[tuple[str, str], list[Path]] = {}
+        self._folders: dict[str, bool] = {}
+        self.basedirs: list[str] = []
         for source in sources:
             if "," in source and not os.path.exists(source):
                 continue  # a host list, not a path
             base = source if os.path.isdir(source) else os.path.dirname(source) or "."
-            self.basedirs.append(Path(os.path.realpath(base)))
+            self.basedirs.append(os.path.realpath(base))
 
     def vars_for(self, kind: str, names: list[str]) -> dict[str, Any]:
         """Merged variables of ``kind`` (group_vars/host_vars) for ``names``, per source then per name."""
         out: dict[str, Any] = {}
         for base in self.basedirs:
-            folder = base / kind
-            if not folder.exists():
-                continue
-            if not folder.is_dir():
-                msg = f"found {kind} that is not a directory, skipping: {folder}"
-                if msg not in self.warnings:
-                    self.warnings.append(msg)
+            folder = os.path.join(base, kind)
+            if not self._usable(folder, kind):
                 continue
             for name in names:
                 if name.startswith(os.sep):
                     continue
                 key = (folder, name)
                 if key not in self._found:
-                    self._found[key] = _find(folder, name)
+                    self._found[key] = _find(Path(folder), name)
                 for path in self._found[key]:
                     out.update(self._load(path))
         return out
+
+    def _usable(self, folder: str, kind: str) -> bool:
+        if folder not in self._folders:
+            self._folders[folder] = os.path.isdir(folder)
+            if os.path.exists(folder) and not self._folders[folder]:
+                self.warnings.append(f"found {kind} that is not a directory, skipping: {folder}")
+        return self._folders[folder]
 
     def _load(self, path: Path) -> dict[str, Any]:
         if path not in self._cache:
