@@ -154,6 +154,8 @@ class Inventory:
                 if h not in seen:
                     seen.add(h)
                     out.append(h)
+        if name == "all":  # every host is in 'all', even one a hand-built inventory put in no group
+            out += [h for h in self.hosts if h not in seen]
         return out
 
     def group_names(self) -> list[str]:

@@ -194,3 +194,15 @@ def test_host_platform():
     assert host_platform({"ansible_shell_type": "powershell"}) == "windows"
     assert host_platform({"auditor_platform": "Linux", "ansible_connection": "winrm"}) == "linux"
     assert host_platform({}) == "linux"
+
+
+def test_hand_built_inventory_still_selects():
+    """Callers (tests, the lab) may build an Inventory by hand, naming groups only on hosts."""
+    from auditor.inventory import Inventory
+
+    inv = Inventory()
+    inv.hosts["a"] = Host("a", {}, ["g"])
+    inv.hosts["b"] = Host("b", {}, [])
+    assert [h.name for h in inv.select("all")] == ["a", "b"]
+    assert [h.name for h in inv.select("g")] == ["a"]
+    assert [h.name for h in inv.select("all:!g")] == ["b"]
