@@ -81,6 +81,7 @@ def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[st
                            "mode_line": None, "mode_key": None, "ignored_ports": [], "last_write_utc": wc.get("last_write_utc"),
                            "encoding": None, "readable_by_wsl": None, "sha256": None, "size": wc.get("length"),
                            "file_problems": [], "issues": [], "warnings": [], "adjustments": [], "unknowns": [],
+                           "lines": [],
                            "variants": [v for v in prof.get("variants", []) if _lower(v) != ".wslconfig"]}
     for v in out["variants"]:
         out["file_problems"].append(f"stray file {v!r} next to .wslconfig (WSL reads only '.wslconfig')")
@@ -101,6 +102,7 @@ def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[st
             out["mode_line"], out["mode_key"] = nm.line, nm.name
         out["warnings"] = [w.to_dict() for w in cfg.warnings]
         out["issues"] = _key_issues(cfg)
+        out["lines"] = list(d.lines)  # [{n, text}]: the report draws the file with line numbers
     eff = effective_settings(cfg, policy=policy["raw"], windows_build=to_int(os_.get("build")), ubr=to_int(os_.get("ubr")),
                              ipv6_disabled_components=os_.get("ipv6_disabled_components"), wsl_version=wsl_version,
                              installation_type=os_.get("installation_type"))
@@ -348,7 +350,8 @@ def probe_result(facts: dict[str, Any], rel: dict[str, Any] | None) -> dict[str,
 def _defaults() -> dict[str, Any]:
     return {"audit_ok": False, "os_support": {}, "ipv6": {}, "wsl_package": {}, "wsl_policy": {}, "profile_configs": [],
             "wslconfig_files": [], "wslconfig_issues": [], "relevant": {"status": "none", "configured_mode": None,
-            "effective_mode": None, "profile": None}, "mirrored_profiles": [], "docker_desktop": {}, "published_ports": {},
+            "effective_mode": None, "profile": None,
+            "lines": [], "warnings": []}, "mirrored_profiles": [], "docker_desktop": {}, "published_ports": {},
             "wsl_warnings": {}, "hotspots": [], "pending_restart": {}, "ignored_ports": {}, "probe_result": None,
             "effective_observed": None}
 
@@ -397,6 +400,8 @@ def derive_windows(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str
                        "mode_line": rel_cfg["mode_line"] if rel_cfg else None,
                        "mode_key": rel_cfg["mode_key"] if rel_cfg else None,
                        "adjustments": rel_cfg["adjustments"] if rel_cfg else [],
+                       "lines": rel_cfg["lines"] if rel_cfg else [],
+                       "warnings": rel_cfg["warnings"] if rel_cfg else [],
                        "identified": rel["status"] in ("owner", "single-candidate")}
     dd = docker_desktop(audit, rel_prof)
     out["docker_desktop"] = dd
