@@ -55,7 +55,14 @@ def _root(
     pass
 
 
+_mounted = False
+
+
 def _mount_areas() -> None:
+    global _mounted
+    if _mounted:  # main() may be called many times in one process (tests, embedding)
+        return
+    _mounted = True
     for module_name, attr in AREA_MOUNTS:
         try:
             module = importlib.import_module(module_name)

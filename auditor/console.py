@@ -37,7 +37,7 @@ RECAP_ROWS = 40
 class LiveProgress:
     """An event sink: rich live progress (done / running / pending, slowest running hosts)."""
 
-    def __init__(self, console: Console, quiet: bool = False):
+    def __init__(self, console: Console, quiet: bool = False, label: str = "auditing"):
         self.console = console
         self.quiet = quiet
         self.running: dict[str, float] = {}
@@ -45,7 +45,7 @@ class LiveProgress:
         self.total = 0
         self.counts: Counter[str] = Counter()
         self.progress = Progress(
-            TextColumn("[bold]auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+            TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(), console=console, transient=False,
         )
         self.task = None

@@ -28,13 +28,9 @@ def exit_code_for(run: RunResult) -> ExitCode:
 
 
 def parse_formats(value: str) -> list[str]:
-    from auditor.report.writers import available_formats
+    from auditor.report.writers import parse_formats as parse
 
-    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in available_formats()]
-    if unknown or not formats:
-        raise UsageError(f"--report: unknown format {', '.join(unknown) or value!r} (expected: {', '.join(available_formats())})")
-    return list(dict.fromkeys(formats))
+    return parse(value)
 
 
 def parse_enable(values: list[str]) -> set[str]:
@@ -104,7 +100,7 @@ def run_command(
     connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
     command_timeout: float = typer.Option(60.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
     host_deadline: float = typer.Option(120.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
-    report: str = typer.Option("json", "--report", help=FORMATS_HELP),
+    report: str = typer.Option("json,html", "--report", help=FORMATS_HELP),
     output: Path = typer.Option(Path(DEFAULT_OUTPUT), "-o", "--output", help="Folder for reports."),
     enable: list[str] = typer.Option([], "--enable", help="Opt-in checks to run: user-context, probe (repeatable)."),
     host_key_checking: str = typer.Option("accept-new", "--host-key-checking",
@@ -112,6 +108,10 @@ def run_command(
     known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
     include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
+    vault_password_file: Optional[list[str]] = typer.Option(None, "--vault-password-file",
+                                                            help="File holding the vault password (or an executable printing it). Repeatable."),
+    vault_id: Optional[list[str]] = typer.Option(None, "--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable."),
+    ask_vault_pass: bool = typer.Option(False, "-J", "--ask-vault-pass", help="Ask for the vault password on the terminal."),
 ) -> int:
     """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
 
@@ -126,9 +126,14 @@ def run_command(
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts)
     overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
+    from auditor.inventory.cli import load_from_options
+    from auditor.playbook import load_playbooks
+
+    load_playbooks([str(p) for p in playbooks])  # bad playbooks fail before any vault prompt
+    inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
     console = Console(stderr=False)
     run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
-                           output=output, console=console, quiet=quiet, spec_overrides=overrides)
+                           output=output, console=console, quiet=quiet, spec_overrides=overrides, inventory=inv)
     return int(exit_code_for(run))
 
 

@@ -42,7 +42,7 @@ def execute_remediation(playbook_paths: list[str], inventory_sources: list[str],
     plans = build_plan(inv, books, limit=limit, spec_overrides=spec_overrides)  # type: ignore[arg-type]
     run = new_run([b.path for b in books], list(inv.sources), limit, options, kind="remediation")
     run.options["check_mode"] = check_mode
-    sinks = [LiveProgress(console, quiet=quiet)] if console is not None else []
+    sinks = [LiveProgress(console, quiet=quiet, label="remediating (check mode)" if check_mode else "remediating")] if console is not None else []
     runner = Runner(options, sinks=sinks, play_executor=RemediationExecutor(check_mode))
     try:
         asyncio.run(runner.run(plans, run))
@@ -69,6 +69,10 @@ def remediate_command(
                                           help="SSH host keys: accept-new (default), strict, or off (no verification)."),
     known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
+    vault_password_file: Optional[list[str]] = typer.Option(None, "--vault-password-file",
+                                                            help="File holding the vault password (or an executable printing it). Repeatable."),
+    vault_id: Optional[list[str]] = typer.Option(None, "--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable."),
+    ask_vault_pass: bool = typer.Option(False, "-J", "--ask-vault-pass", help="Ask for the vault password on the terminal."),
 ) -> int:
     """Fix hosts with a remediation PLAYBOOK: idempotent tasks with check mode, diffs and backups.
 
@@ -90,12 +94,17 @@ def remediate_command(
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline, enabled=parse_enable(enable))
     overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
+    from auditor.inventory.cli import load_from_options
+    from auditor.remediate.loader import load_remediation_playbooks
+
     console = Console()
     paths = [str(p) for p in playbooks]
+    load_remediation_playbooks(paths)  # bad playbooks fail before any vault prompt
+    inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
 
     def one_pass(check_mode: bool) -> RunResult:
         run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode,
-                                  spec_overrides=overrides, console=console, quiet=quiet)
+                                  spec_overrides=overrides, console=console, quiet=quiet, inventory=inv)
         if not quiet:
             print_tasks(console, run, show_diff=diff, check_mode=check_mode)
         return run

@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -111,3 +112,34 @@ async def test_limit_from_retry_file_and_bad_playbook_exit_code(fleet, tmp_path)
     assert rc == ExitCode.BAD_INPUT
     assert f"{bad}:" in stderr and "severity" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "o2").exists(), "nothing written half-way"
+
+
+async def test_vaulted_password_opens_with_vault_password_file_and_never_leaks(fleet, tmp_path):
+    """The SSH password lives in the inventory as a !vault value made by ansible-vault itself."""
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text("correct horse battery\n")
+    ansible_vault = Path(sys.executable).parent / "ansible-vault"
+    proc = await asyncio.create_subprocess_exec(
+        str(ansible_vault), "encrypt_string", "--vault-password-file", str(vault_pass), fleet.password,
+        "--name", "ansible_password", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    encrypted, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    host = fleet.host("good-01")
+    inventory = tmp_path / "inv.yml"
+    vaulted = textwrap.indent(encrypted.decode(), " " * 6)
+    inventory.write_text(
+        "all:\n  hosts:\n    good-01:\n"
+        f"      ansible_host: {host.address}\n      ansible_port: {host.bound_port}\n      ansible_user: {fleet.user}\n"
+        f"{vaulted}\n"
+    )
+    known_hosts = fleet.write_known_hosts(tmp_path / "known_hosts")
+    args = ["run", str(PLAYBOOK), "-i", str(inventory), "-o", str(tmp_path / "o"), "--known-hosts", str(known_hosts)]
+    rc, _, stderr = await run_cli(*args, "--vault-password-file", str(vault_pass))
+    assert rc == ExitCode.OK, stderr
+    report_text = next((tmp_path / "o").glob("auditor-*.json")).read_text()
+    assert fleet.password not in report_text
+    assert json.loads(report_text)["hosts"][0]["status"] == "ok"
+    # without the vault password: a clear one-line error, no traceback, no secret
+    rc, stdout, stderr = await run_cli(*args)
+    assert rc in (ExitCode.BAD_INPUT, ExitCode.HOSTS_UNREACHABLE, ExitCode.USAGE), (rc, stderr)
+    assert "Traceback" not in stderr and fleet.password not in stdout + stderr
