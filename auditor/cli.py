@@ -8,6 +8,7 @@ Sub-commands that belong to one area live next to it and are mounted here:
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -73,6 +74,26 @@ def _mount_areas() -> None:
         getattr(module, attr)(app)
 
 
+def _click_classes(name: str) -> tuple[type, ...]:
+    """Click's exception class ``name``, and typer's vendored copy of it when typer has one."""
+    classes = [getattr(click.exceptions, name)]
+    try:
+        from typer._click import exceptions as vendored  # typer >= 0.29 ships its own click
+
+        if hasattr(vendored, name):
+            classes.append(getattr(vendored, name))
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+_USAGE_ERRORS = _click_classes("UsageError")
+_ABORT = _click_classes("Abort") if hasattr(click.exceptions, "Abort") else ()
+_EXIT = _click_classes("Exit")
+_CLICK_ERRORS = _click_classes("ClickException")
+_NO_ARGS_HELP = _click_classes("NoArgsIsHelpError") if hasattr(click.exceptions, "NoArgsIsHelpError") else ()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: never lets a traceback reach the user for input errors."""
     _mount_areas()
@@ -81,23 +102,26 @@ def main(argv: list[str] | None = None) -> int:
     except AuditorError as exc:
         typer.secho(f"ERROR: {exc}", err=True, fg="red")
         return _exit(int(exc.exit_code))
-    except click.exceptions.NoSuchOption as exc:
+    except _NO_ARGS_HELP as exc:  # `auditor` or `auditor lab` alone: help is shown, as asked
+        typer.echo(exc.format_message() if hasattr(exc, "format_message") else str(exc))
+        return _exit(ExitCode.OK)
+    except _USAGE_ERRORS as exc:
         typer.secho(f"ERROR: {exc.format_message()} (see --help)", err=True, fg="red")
         return _exit(ExitCode.USAGE)
-    except click.UsageError as exc:
-        typer.secho(f"ERROR: {exc.format_message()} (see --help)", err=True, fg="red")
-        return _exit(ExitCode.USAGE)
-    except click.exceptions.Abort:
-        typer.secho("Interrupted.", err=True, fg="yellow")
-        return _exit(ExitCode.INTERRUPTED)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return _exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, *_ABORT):
         typer.secho("Interrupted.", err=True, fg="yellow")
         return _exit(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         typer.secho(f"ERROR: {exc.format_message()}", err=True, fg="red")
         return _exit(ExitCode.USAGE)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the documented code, details on request
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        typer.secho(f"INTERNAL ERROR: {type(exc).__name__}: {exc} (set AUDITOR_DEBUG=1 for a traceback; please report it)",
+                    err=True, fg="red")
+        return _exit(ExitCode.INTERNAL)
     if isinstance(result, int):
         return _exit(result)
     return _exit(ExitCode.OK)
