@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--reports", default=None, help="folder for the audit's JSON report")
     ap.add_argument("--host-deadline", type=float, default=60.0)
     ap.add_argument("--connect-timeout", type=float, default=10.0)
+    ap.add_argument("--limit", default=None, help="Ansible --limit pattern or @file (bench.sharded uses it)")
     args = ap.parse_args()
     raise_nofile()
 
@@ -38,7 +39,7 @@ def main() -> None:
     reports = Path(args.reports or Path(args.out).with_suffix(".reports"))
     console = Console(file=open("/dev/null", "w"))  # noqa: SIM115 - quiet run, nothing to show
     cpu0, t0 = time.process_time(), time.perf_counter()
-    run, _ = execute_audit([str(p) for p in PLAYBOOKS], [args.inventory], limit=None, options=options,
+    run, _ = execute_audit([str(p) for p in PLAYBOOKS], [args.inventory], limit=args.limit, options=options,
                            formats=["json"], output=reports, console=console, quiet=True,
                            spec_overrides={"host_key_checking": "off"})
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

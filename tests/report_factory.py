@@ -4,10 +4,13 @@
 host outcome, with evidence shaped like the real checks' (a ``.wslconfig`` listing with line numbers and
 parser warnings, listener rows, transcripts). ``hostile=True`` adds a host whose name, messages and evidence
 carry markup and control characters, plus a secret that the report writers must drop.
+``make_remediation_run(n)`` builds an ``auditor remediate`` run (tasks changed / ok / failed / skipped, diffs,
+backups, loop items), optionally in check mode.
 """
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,6 +24,8 @@ from auditor.results import (
     PlayResult,
     RunResult,
     Severity,
+    TaskResult,
+    TaskStatus,
     Timings,
     Verdict,
 )
@@ -250,6 +255,91 @@ def make_run(n_hosts: int = 24, hostile: bool = True, run_id: str = "20261121T08
         inventory_sources=["inventories/corp/hosts.ini", "inventories/corp/group_vars/"],
         pattern="all", limit="site0:site1" if n_hosts > 100 else None,
         options={"forks": 50, "timeout": 60, "winrm_password": SECRET_VALUE},
+        hosts=hosts,
+    )
+    run.compute_summary()
+    return run
+
+
+# --- remediation runs (`auditor remediate`) ------------------------------------------------------------
+
+REVERT_PLAY = "Revert WSL to NAT networking (Windows)"
+EARLIER_FAILED = "an earlier task failed"
+#: How each remediation host ends, cycled through by ``make_remediation_run``.
+REMEDIATION_CASES = ["fixed", "already", "failed", "two_users", "unreachable"]
+
+
+def wslconfig_diff(path: str, before: list[str], after: list[str]) -> str:
+    """A unified diff in the shape the ``wslconfig`` module reports."""
+    lines = difflib.unified_diff(before, after, f"before: {path}", f"after: {path}", lineterm="")
+    return "\n".join(lines) + "\n"
+
+
+def _edit_task(user: str, check_mode: bool, status: TaskStatus, message: str) -> TaskResult:
+    path = f"C:\\Users\\{user}\\.wslconfig"
+    before = ["[wsl2]", "memory=8GB", "networkingMode=mirrored", "dnsTunneling=true"]
+    after = ["[wsl2]", "memory=8GB", "#networkingMode=mirrored", "dnsTunneling=true"]
+    edits = status in (TaskStatus.changed, TaskStatus.failed)
+    backup = f"C:\\Users\\{user}\\wslconfig-20261121T080012Z.bak" if edits and not check_mode else None
+    return TaskResult(name="Comment out networkingMode in .wslconfig", module="wslconfig", status=status,
+                      message=message.format(path=path), check_mode=check_mode,
+                      diff=wslconfig_diff(path, before, after) if edits else None, backup_path=backup,
+                      loop_item=f"CORP\\{user}", duration_ms=12.5)
+
+
+def _restart_tasks(user: str, check_mode: bool, status: TaskStatus, message: str) -> list[TaskResult]:
+    return [TaskResult(name=name, module=module, status=status, message=message.format(user=user),
+                       check_mode=check_mode, loop_item=f"CORP\\{user}" if status != TaskStatus.skipped else None)
+            for name, module in (("Restart the user's WSL VM", "wsl_restart"),
+                                 ("Restart Docker Desktop of its owner", "docker_desktop_restart"))]
+
+
+def remediation_tasks(case: str, user: str, check_mode: bool) -> list[TaskResult]:
+    """The tasks of one host of the revert-to-NAT playbook, ending as ``case`` (see ``REMEDIATION_CASES``)."""
+    ch = TaskStatus.changed
+    would = "would be commented out" if check_mode else "commented out"
+    if case == "fixed":
+        return [_edit_task(user, check_mode, ch, would + ": networkingMode in [wsl2] of {path} (UTF-8, CRLF)"),
+                *_restart_tasks(user, check_mode, ch, "would restart {user}'s WSL VM" if check_mode
+                                else "restarted {user}'s WSL VM through a one-shot scheduled task")]
+    if case == "already":
+        return [_edit_task(user, check_mode, TaskStatus.ok, "already as wanted: {path}"),
+                *_restart_tasks(user, check_mode, TaskStatus.skipped, "when: item.changed is false")]
+    if case == "failed":
+        return [_edit_task(user, check_mode, TaskStatus.failed,
+                           "could not replace {path}: The process cannot access the file; NOT changed"),
+                *_restart_tasks(user, check_mode, TaskStatus.skipped, EARLIER_FAILED)]
+    if case == "two_users":
+        return [_edit_task(u, check_mode, ch, would + ": networkingMode in [wsl2] of {path} (UTF-16LE with BOM, CRLF)")
+                for u in (user, f"{user}-admin")]
+    raise ValueError(f"unknown remediation case {case!r}")
+
+
+def make_remediation_run(n_hosts: int = 10, check_mode: bool = False, hostile: bool = False,
+                         run_id: str = "20261121T090000Z-7c1e") -> RunResult:
+    """A finished ``auditor remediate`` run over Windows hosts cycling through ``REMEDIATION_CASES``."""
+    hosts = []
+    for i in range(n_hosts):
+        case = REMEDIATION_CASES[i % len(REMEDIATION_CASES)]
+        host = make_host(i, "windows", None, HostStatus.unreachable) if case == "unreachable" else \
+            make_host(i, "windows", "HEALTHY_NAT", None)
+        if case != "unreachable":
+            tasks = remediation_tasks(case, f"dev{i:05d}", check_mode)
+            host.plays = [PlayResult(play=REVERT_PLAY, playbook="playbooks/remediate-revert-nat.yml",
+                                     platform="windows", tasks=tasks)]
+            host.status = HostStatus.failed if case == "failed" else HostStatus.ok
+        hosts.append(host)
+    if hostile and hosts:
+        host = hosts[0]
+        task = host.plays[0].tasks[0]
+        task.message = f"remote said: {IMG_PAYLOAD}"
+        task.diff = (task.diff or "") + f"+{SCRIPT_PAYLOAD}\n-{BREAKOUT_PAYLOAD}\n"
+        task.loop_item = f"CORP\\{IMG_PAYLOAD}"
+    run = RunResult(
+        run_id=run_id, kind="remediation", auditor_version="0.1.0", started=START,
+        finished=START + timedelta(seconds=7.25), playbooks=["playbooks/remediate-revert-nat.yml"],
+        inventory_sources=["inventories/corp/hosts.ini"], pattern="windows",
+        options={"forks": 100, "check_mode": check_mode, "enabled": ["restart"], "winrm_password": SECRET_VALUE},
         hosts=hosts,
     )
     run.compute_summary()

@@ -1,4 +1,4 @@
-"""CSV for spreadsheets: one row per host.
+"""CSV for spreadsheets: one row per host (remediation runs add task counts and backup paths).
 
 Written as UTF-8 with a byte-order mark so Excel detects the encoding. A cell that starts with ``=``,
 ``+``, ``-``, ``@``, tab or carriage return gets a leading apostrophe, so a spreadsheet never runs remote
@@ -12,10 +12,12 @@ import io
 from pathlib import Path
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import failed_check_ids, headline_verdict
+from auditor.report.view import backup_paths, failed_check_ids, headline_verdict, task_counts
 from auditor.results import RunResult
 
 COLUMNS = ["name", "address", "platform", "groups", "outcome", "verdict", "confidence", "failed_checks", "error"]
+#: Appended for ``kind == "remediation"``; in check mode ``changed_tasks`` counts tasks that would change.
+REMEDIATION_COLUMNS = ["changed_tasks", "failed_tasks", "backup_paths"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -26,7 +28,8 @@ def _cell(value: str) -> str:
 def render_csv(run: RunResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    remediation = run.kind == "remediation"
+    writer.writerow(COLUMNS + (REMEDIATION_COLUMNS if remediation else []))
     for host in run.hosts:
         verdict = headline_verdict(host)
         row = [
@@ -34,6 +37,9 @@ def render_csv(run: RunResult) -> str:
             verdict.name if verdict else "", verdict.confidence.value if verdict else "",
             ";".join(failed_check_ids(host)), host.error or "",
         ]
+        if remediation:
+            counts = task_counts(host)
+            row += [str(counts["changed"]), str(counts["failed"]), ";".join(backup_paths(host))]
         writer.writerow([_cell(v) for v in row])
     return out.getvalue()
 

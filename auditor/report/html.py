@@ -20,8 +20,10 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import ATTENTION, VERDICT_STYLES, headline_verdict, host_view, needs_action, verdict_style
-from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity
+from auditor.report.view import (
+    ATTENTION, VERDICT_STYLES, headline_verdict, host_view, needs_action, task_counts, task_label, verdict_style,
+)
+from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus
 
 #: Rows shown per category in the "needs action" section; the table holds the rest.
 NEEDS_ACTION_CAP = 50
@@ -57,11 +59,13 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def _bars(counts: list[tuple[str, int, str]]) -> dict[str, Any]:
-    """Geometry of a horizontal bar chart: rows of (label, count, tone, bar width, y)."""
+def _bars(counts: list[tuple[str, int, str]], values: list[str] | None = None) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart: rows of (label, count, tone, bar width, y) and the value its
+    button filters the host table by (``values``, default the labels)."""
     top = max((c for _, c, _ in counts), default=0) or 1
     rows = [
-        {"label": label, "count": count, "tone": tone, "width": round(320 * count / top, 1), "y": 8 + 26 * i}
+        {"label": label, "count": count, "tone": tone, "width": round(320 * count / top, 1), "y": 8 + 26 * i,
+         "value": values[i] if values else label}
         for i, (label, count, tone) in enumerate(counts)
     ]
     return {"rows": rows, "height": 16 + 26 * len(rows)}
@@ -85,6 +89,22 @@ def _status_counts(run: RunResult) -> list[tuple[str, int, str]]:
     return [(s, c, tones.get(s, "down")) for s, c in counts.items() if c]
 
 
+#: Tones of task statuses in the summary chart (changed is what a remediation run is for: not an alarm).
+_TASK_TONES = {"ok": "ok", "changed": "info", "failed": "conflict", "skipped": "none"}
+
+
+def is_check_mode(run: RunResult) -> bool:
+    return run.kind == "remediation" and bool(run.options.get("check_mode"))
+
+
+def _task_counts(run: RunResult) -> list[tuple[str, int, str]]:
+    counts = {s.value: 0 for s in TaskStatus}
+    for host in run.hosts:
+        for status, n in task_counts(host).items():
+            counts[status] += n
+    return [(s, c, _TASK_TONES[s]) for s, c in counts.items()]
+
+
 def _duration(run: RunResult) -> str:
     if run.finished is None:
         return "not finished"
@@ -99,6 +119,10 @@ def _reason(host: HostResult) -> str:
         return host.error or host.status.value
     verdict = headline_verdict(host)
     deciding = set(verdict.decided_by) if verdict else set()
+    failed_task = next((t for t in host.all_tasks() if t.status == TaskStatus.failed), None)
+    if failed_task is not None:
+        item = f" [{failed_task.loop_item}]" if failed_task.loop_item else ""
+        return f"task {failed_task.name}{item} failed: {failed_task.message}"
     failing = [c for c in host.all_checks() if c.status.value in ("failed", "error")]
     if failing:
         # the checks that decided the verdict say why best; then the most severe
@@ -115,6 +139,8 @@ def _first_step(host: HostResult) -> str:
         return "Check the credentials in the inventory."
     if host.status in HOST_DOWN_STATUSES:
         return "Check that the host is up and its WinRM/SSH port is reachable, then re-run."
+    if any(t.status == TaskStatus.failed for t in host.all_tasks()):
+        return "Open the host below: read the failed task's message (later tasks were skipped), fix the cause, re-run."
     return "Open the host below: look at the errored checks and their evidence, then re-run."
 
 
@@ -134,7 +160,17 @@ def render_html(run: RunResult) -> str:
         for key, hosts in groups.items() if hosts
     ]
     all_groups = sorted({g for h in run.hosts for g in h.groups})
-    data = {"hosts": [host_view(h) for h in run.hosts], "tones": {n: s.tone for n, s in VERDICT_STYLES.items()}}
+    check_mode = is_check_mode(run)
+    remediation = run.kind == "remediation"
+    data = {"hosts": [host_view(h) for h in run.hosts], "tones": {n: s.tone for n, s in VERDICT_STYLES.items()},
+            "kind": run.kind, "check_mode": check_mode}
+    tasks = _task_counts(run)
+    task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
+    charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
+    if remediation:
+        charts.insert(0, ("Tasks per status", _bars(task_rows, [s for s, _, _ in tasks]), "task"))
+    else:
+        charts.insert(0, ("Hosts per verdict", _bars(_verdict_counts(run)), "verdict"))
     csp = (
         "default-src 'none'; base-uri 'none'; form-action 'none'; img-src data:; "
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
@@ -142,7 +178,8 @@ def render_html(run: RunResult) -> str:
     return _ENV.get_template("report.html.j2").render(
         run=run, css=Markup(css), js=Markup(js), csp=csp, data=script_json(data),
         duration=_duration(run), started=_when(run.started), finished=_when(run.finished),
-        verdict_chart=_bars(_verdict_counts(run)), status_chart=_bars(_status_counts(run)),
+        charts=charts, remediation=remediation, check_mode=check_mode,
+        task_statuses=[(s.value, task_label(s.value, check_mode)) for s in TaskStatus],
         action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=VERDICT_STYLES,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in _verdict_counts(run)],

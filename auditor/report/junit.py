@@ -1,6 +1,8 @@
-"""JUnit XML for CI systems: one testsuite per host, one testcase per host x check.
+"""JUnit XML for CI systems: one testsuite per host, one testcase per host x check (x task in a remediation run).
 
-failed -> <failure>, error -> <error>, skipped / not applicable -> <skipped>. A host that could not be
+Checks: failed -> <failure>, error -> <error>, skipped / not applicable -> <skipped>. Remediation tasks:
+failed -> <failure>, skipped -> <skipped>, ok / changed -> a plain testcase; message, backup and diff go in
+<system-out>. A host that could not be
 audited (unreachable, auth failed, timed out, error) gets one errored testcase named after its outcome,
 so a CI dashboard shows it red instead of dropping it.
 """
@@ -12,8 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import headline_verdict
-from auditor.results import HOST_DOWN_STATUSES, CheckResult, CheckStatus, HostResult, RunResult
+from auditor.report.view import headline_verdict, task_label
+from auditor.results import HOST_DOWN_STATUSES, CheckResult, CheckStatus, HostResult, RunResult, TaskResult, TaskStatus
 
 # Characters XML 1.0 cannot carry at all (remote output may hold NULs and escape codes).
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -45,6 +47,26 @@ def _testcase(suite: ET.Element, classname: str, check: CheckResult) -> str:
     return check.status.value
 
 
+def _task_testcase(suite: ET.Element, classname: str, index: int, task: TaskResult) -> str:
+    # the position keeps names unique (and in run order) when a playbook repeats a task name
+    item = f" [{task.loop_item}]" if task.loop_item else ""
+    case = ET.SubElement(suite, "testcase", classname=xml_text(classname),
+                         name=xml_text(f"task {index:02d} {task.name}{item}"), time=_seconds(task.duration_ms))
+    message = xml_text(task.message or task.status.value)
+    if task.status == TaskStatus.failed:
+        node = ET.SubElement(case, "failure", message=message, type="task_failed")
+        node.text = message
+    elif task.status == TaskStatus.skipped:
+        ET.SubElement(case, "skipped", message=message)
+    out = [f"{task_label(task.status.value, task.check_mode)}: {task.message}".rstrip(": "), f"module: {task.module}"]
+    if task.backup_path:
+        out.append(f"backup: {task.backup_path}")
+    if task.diff:
+        out.append(task.diff)
+    ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
+    return "skipped" if task.status == TaskStatus.skipped else task.status.value
+
+
 def _host_suite(root: ET.Element, host: HostResult) -> dict[str, int]:
     suite = ET.SubElement(root, "testsuite", name=xml_text(host.name), hostname=xml_text(host.address),
                           timestamp=host.started.isoformat(), time=_seconds(host.timings.total_ms))
@@ -62,6 +84,11 @@ def _host_suite(root: ET.Element, host: HostResult) -> dict[str, int]:
             counts["failures"] += outcome == "failed"
             counts["errors"] += outcome == "error"
             counts["skipped"] += outcome in ("skipped", "not_applicable")
+        for index, task in enumerate(play.tasks, start=1):
+            outcome = _task_testcase(suite, classname, index, task)
+            counts["tests"] += 1
+            counts["failures"] += outcome == "failed"
+            counts["skipped"] += outcome == "skipped"
         if play.error:
             case = ET.SubElement(suite, "testcase", classname=xml_text(classname), name="play", time="0.000")
             ET.SubElement(case, "error", message=xml_text(play.error), type="play_error")
@@ -80,7 +107,7 @@ def _host_suite(root: ET.Element, host: HostResult) -> dict[str, int]:
 
 
 def render_junit(run: RunResult) -> bytes:
-    root = ET.Element("testsuites", name=xml_text(f"auditor {run.run_id}"))
+    root = ET.Element("testsuites", name=xml_text(f"auditor {run.kind} {run.run_id}"))
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for host in run.hosts:
         for key, value in _host_suite(root, host).items():

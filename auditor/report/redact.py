@@ -4,7 +4,8 @@ Collectors and checks are not supposed to put secrets into evidence or facts; th
 case one does. It drops (not masks) every dict entry whose *key* names a secret (password, token, secret,
 private/API/access key, credential, cookie, authorization header), replaces any string *value* that holds
 PEM key material, and lists what it dropped under ``REDACTED_MARKER`` in the same dict so a reader knows
-something was removed. It walks ``evidence``, ``facts`` and the run's ``options``.
+something was removed. It walks ``evidence``, ``facts``, remediation task messages and diffs, and the
+run's ``options``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def redact_run(run: RunResult) -> RunResult:
             play.model_copy(update={
                 "facts": scrub(play.facts) if play.facts is not None else None,
                 "checks": [check.model_copy(update={"evidence": scrub(check.evidence)}) for check in play.checks],
+                # a diff shows file content: a key file edited by a task must not reach the report either
+                "tasks": [task.model_copy(update={"diff": scrub(task.diff), "message": scrub(task.message)})
+                          for task in play.tasks],
             })
             for play in host.plays
         ]})

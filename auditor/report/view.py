@@ -16,6 +16,7 @@ from auditor.results import (
     HostStatus,
     RunResult,
     Severity,
+    TaskStatus,
     Verdict,
 )
 
@@ -47,7 +48,7 @@ ATTENTION = {
     "conflict": (4, "Conflict confirmed"),
     "at_risk": (3, "At risk"),
     "not_audited": (2, "Not audited (unreachable, auth failed, timed out, error)"),
-    "errors": (1, "Checks or plays errored, or the verdict is inconclusive"),
+    "errors": (1, "Checks, tasks or plays failed with an error, or the verdict is inconclusive"),
 }
 
 CHECK_STATUS_ORDER = {
@@ -83,6 +84,24 @@ def host_severity(host: HostResult) -> Severity | None:
     return max(bad, key=lambda s: s.rank) if bad else None
 
 
+def task_counts(host: HostResult) -> dict[str, int]:
+    """Remediation tasks per status (every status present, zeros included), in ``TaskStatus`` order."""
+    counts = {s.value: 0 for s in TaskStatus}
+    for task in host.all_tasks():
+        counts[task.status.value] += 1
+    return counts
+
+
+def task_label(status: str, check_mode: bool) -> str:
+    """What a task status reads as: in check mode nothing changed, so ``changed`` is 'would change'."""
+    return "would change" if check_mode and status == TaskStatus.changed.value else status
+
+
+def backup_paths(host: HostResult) -> list[str]:
+    """Backups the host's remediation tasks made, in task order, without repeats."""
+    return list(dict.fromkeys(t.backup_path for t in host.all_tasks() if t.backup_path))
+
+
 def attention(host: HostResult) -> str | None:
     """Why this host needs action (a key of ``ATTENTION``), or None."""
     verdict = headline_verdict(host)
@@ -93,7 +112,8 @@ def attention(host: HostResult) -> str | None:
         return "at_risk"
     if host.status in HOST_DOWN_STATUSES:
         return "not_audited"
-    errored = any(c.status == CheckStatus.error for c in host.all_checks()) or any(p.error for p in host.plays)
+    errored = (any(c.status == CheckStatus.error for c in host.all_checks()) or any(p.error for p in host.plays)
+               or any(t.status == TaskStatus.failed for t in host.all_tasks()))
     if errored or tone == "review":
         return "errors"
     return None
@@ -119,6 +139,8 @@ def host_view(host: HostResult) -> dict[str, Any]:
                 for c in checks
             ],
             "collectors": [c.model_dump(mode="json") for c in play.collectors if c.error or c.truncated],
+            # remediation tasks, in the order they ran
+            "tasks": [_drop_empty(t.model_dump(mode="json", exclude={"duration_ms"})) for t in play.tasks],
         })
     return {
         "id": host.id,
@@ -139,6 +161,7 @@ def host_view(host: HostResult) -> dict[str, Any]:
         "attention": why or "",
         "arank": ATTENTION[why][0] if why else 0,
         "failed": failed_check_ids(host),
+        "tasks": task_counts(host) if host.all_tasks() else {},
         "total_ms": host.timings.total_ms,
         "plays": plays,
     }

@@ -8,7 +8,9 @@
   var SEV_RANK = {critical: 5, high: 4, medium: 3, low: 2, info: 1, "": 0};
   var CONF_RANK = {high: 3, medium: 2, low: 1, "": 0};
   var STATUS_RANK = {error: 6, timed_out: 5, auth_failed: 4, unreachable: 3, failed: 2, ok: 1};
-  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", text: "", sort: "attention", dir: -1, shown: PAGE};
+  var REMEDIATION = DATA.kind === "remediation", CHECK_MODE = !!DATA.check_mode;
+  var TASK_ORDER = ["failed", "changed", "ok", "skipped"];
+  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", task: "", text: "", sort: "attention", dir: -1, shown: PAGE};
   var rows = HOSTS, expanded = Object.create(null);
   var tbody = document.getElementById("host-rows");
   var moreBtn = document.getElementById("more");
@@ -16,7 +18,10 @@
 
   HOSTS.forEach(function (h) {
     var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.error || ""].concat(h.groups, h.failed);
-    h.plays.forEach(function (p) { p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); }); });
+    h.plays.forEach(function (p) {
+      p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
+      p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
+    });
     h._hay = parts.join("\n").toLowerCase();
   });
 
@@ -27,6 +32,8 @@
     return e;
   }
   function badge(text, tone) { return el("span", "badge " + tone, text); }
+  function taskLabel(status) { return CHECK_MODE && status === "changed" ? "would change" : status; }
+  function taskCount(h, status) { return (h.tasks && h.tasks[status]) || 0; }
   function toneOf(name) { return Object.prototype.hasOwnProperty.call(DATA.tones, name) ? DATA.tones[name] : "review"; }
 
   var SORTS = {
@@ -37,7 +44,7 @@
     verdict: function (h) { return [h.vrank, h.verdict]; },
     confidence: function (h) { return [CONF_RANK[h.confidence] || 0]; },
     severity: function (h) { return [h.srank]; },
-    failed: function (h) { return [h.failed.length]; }
+    failed: function (h) { return REMEDIATION ? [taskCount(h, "failed"), taskCount(h, "changed")] : [h.failed.length]; }
   };
   function cmp(a, b) {
     for (var i = 0; i < a.length; i++) { if (a[i] < b[i]) return -1; if (a[i] > b[i]) return 1; }
@@ -49,6 +56,7 @@
     if (state.group && h.groups.indexOf(state.group) < 0) return false;
     if (state.outcome && h.status !== state.outcome) return false;
     if (state.attention && h.attention !== state.attention) return false;
+    if (state.task && !taskCount(h, state.task)) return false;
     if (state.text && h._hay.indexOf(state.text) < 0) return false;
     return true;
   }
@@ -89,7 +97,10 @@
     var vd = el("td"); if (h.verdict) vd.appendChild(badge(h.verdict, "tone-" + h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
     tr.appendChild(el("td", null, h.confidence));
     tr.appendChild(el("td", h.severity ? "sev sev-" + h.severity : "muted", h.severity || "none"));
-    tr.appendChild(el("td", "mono", h.failed.join(" ")));
+    if (REMEDIATION) {
+      tr.appendChild(el("td", null, TASK_ORDER.filter(function (s) { return taskCount(h, s); })
+        .map(function (s) { return taskCount(h, s) + " " + taskLabel(s); }).join(", ")));
+    } else tr.appendChild(el("td", "mono", h.failed.join(" ")));
     parent.appendChild(tr);
     if (expanded[h.id]) { var d = detailRow(h); parent.appendChild(d); b.setAttribute("aria-expanded", "true"); b.textContent = "−"; }
   }
@@ -130,7 +141,58 @@
     p.checks.forEach(function (c) { findListings(c.evidence, c.id, configs, 0); });
     configs.forEach(function (cfg) { box.appendChild(listingBlock(cfg.owner, cfg.value)); });
     if (p.checks.length) box.appendChild(checksTable(p.checks));
+    if (p.tasks.length) box.appendChild(tasksTable(p.tasks));
     return box;
+  }
+
+  /* Remediation tasks in the order they ran; a diff is text in a collapsed <pre>, one span per line. */
+  function tasksTable(tasks) {
+    var t = el("table", "tasks");
+    t.appendChild(el("caption", "visually-hidden", "Remediation tasks in the order they ran"));
+    var head = el("thead"), hr = el("tr");
+    ["#", "Status", "Task", "Result"].forEach(function (c) { var th = el("th", null, c); th.scope = "col"; hr.appendChild(th); });
+    head.appendChild(hr); t.appendChild(head);
+    var tb = el("tbody");
+    tasks.forEach(function (k, i) {
+      var tr = el("tr", "task task-" + k.status);
+      tr.appendChild(el("td", "muted", i + 1));
+      var st = el("td"); st.appendChild(badge(taskLabel(k.status), "st-" + k.status)); tr.appendChild(st);
+      var name = el("td");
+      name.appendChild(el("div", "task-name", k.name + (k.loop_item ? " [" + k.loop_item + "]" : "")));
+      name.appendChild(el("div", "muted", "module " + k.module));
+      tr.appendChild(name);
+      var res = el("td", "msg");
+      if (k.message) res.appendChild(el("div", null, k.message));
+      if (k.backup_path) {
+        var bp = el("div", "backup", "Backup: ");
+        bp.appendChild(el("code", null, k.backup_path));
+        res.appendChild(bp);
+      }
+      if (k.diff) res.appendChild(diffBlock(k.diff, k.check_mode));
+      tr.appendChild(res);
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    return t;
+  }
+  function diffBlock(diff, checkMode) {
+    var text = String(diff), lines;
+    if (text.length > MAX_TEXT) text = text.slice(0, MAX_TEXT) + "\n… (" + (String(diff).length - MAX_TEXT) + " more characters)";
+    lines = text.split("\n");
+    if (lines.length && lines[lines.length - 1] === "") lines.pop();
+    var det = el("details", "diff");
+    det.appendChild(el("summary", null, (checkMode ? "Diff of what would change" : "Diff") + " (" + lines.length + " lines)"));
+    var pre = el("pre", "diff"), inHunk = false;
+    lines.forEach(function (line) {
+      var cls = null;
+      if (line.slice(0, 2) === "@@") { cls = "d-hunk"; inHunk = true; }
+      else if (!inHunk) cls = "d-file";  // "--- before" / "+++ after" headers are not removed/added lines
+      else if (line.charAt(0) === "+") cls = "d-add";
+      else if (line.charAt(0) === "-") cls = "d-del";
+      pre.appendChild(el("span", cls, line + "\n"));
+    });
+    det.appendChild(pre);
+    return det;
   }
   function verdictBlock(v) {
     var tone = v.name ? toneOf(v.name) : "review";
@@ -266,7 +328,8 @@
   }
 
   /* Controls */
-  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention"};
+  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention", task: "f-task"};
+  Object.keys(SELECTS).forEach(function (k) { if (!document.getElementById(SELECTS[k])) delete SELECTS[k]; });  // f-task: remediation only
   var text = document.getElementById("f-text"), timer = null;
   function clearFilters() {
     Object.keys(SELECTS).forEach(function (k) { state[k] = ""; document.getElementById(SELECTS[k]).value = ""; });
