@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,13 @@ from playwright.sync_api import expect
 from auditor.report.view import headline_verdict
 from auditor.report.writers import write_reports
 from auditor.results import RunResult
+from tests.browser.helpers import CONTRAST_JS, Opened, open_report
+from tests.browser.helpers import row_names as _names
 from tests.report_factory import (
-    BREAKOUT_PAYLOAD, HOSTILE_NAME, IMG_PAYLOAD, PWNED_FLAG, PWNED_LOG, SCRIPT_PAYLOAD, make_run,
+    BREAKOUT_PAYLOAD, HOSTILE_NAME, IMG_PAYLOAD, PWNED_FLAG, PWNED_LOG, SCRIPT_PAYLOAD, make_remediation_run, make_run,
 )
 
 pytestmark = pytest.mark.browser
-
-
-@dataclass
-class Opened:
-    page: object
-    run: RunResult
-    url: str
-    requests: list[str] = field(default_factory=list)
-    console: list[tuple[str, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +28,12 @@ def report(tmp_path_factory) -> tuple[RunResult, str]:
     return run, path.as_uri()
 
 
-def _open(browser, run: RunResult, url: str, **context_args) -> Opened:
-    context = browser.new_context(**context_args)
-    page = context.new_page()
-    opened = Opened(page, run, url)
-    page.on("request", lambda r: opened.requests.append(r.url))
-    page.on("console", lambda m: opened.console.append((m.type, m.text)))
-    page.on("pageerror", lambda e: opened.errors.append(str(e)))
-    # Anything but the report itself would leave the page: refuse it (and the test sees it in `requests`).
-    context.route("**/*", lambda route: route.continue_() if route.request.url == url else route.abort())
-    page.goto(url)
-    page.wait_for_selector("#host-rows tr.host")
-    return opened
-
-
 @pytest.fixture
 def opened(browser, report) -> Iterator[Opened]:
     run, url = report
-    result = _open(browser, run, url, viewport={"width": 1400, "height": 1000})
+    result = open_report(browser, run, url, viewport={"width": 1400, "height": 1000})
     yield result
     result.page.context.close()
-
-
-def _names(page) -> list[str]:
-    return page.eval_on_selector_all("#host-rows tr.host", "rows => rows.map(r => r.getAttribute('data-host'))")
 
 
 def test_filter_to_conflict_confirmed_and_expand_a_host(opened: Opened, tmp_path: Path) -> None:
@@ -188,7 +161,7 @@ def test_print_expands_matching_hosts_and_their_evidence(opened: Opened) -> None
 def test_large_fleet_renders_a_page_of_rows_and_shows_more(browser, tmp_path: Path) -> None:
     run = make_run(450, hostile=False)
     (path,) = write_reports(run, ["html"], tmp_path)
-    opened = _open(browser, run, path.as_uri())
+    opened = open_report(browser, run, path.as_uri())
     page = opened.page
     assert len(_names(page)) == 200
     page.click("#more")
@@ -199,31 +172,13 @@ def test_large_fleet_renders_a_page_of_rows_and_shows_more(browser, tmp_path: Pa
     page.context.close()
 
 
-_CONTRAST_JS = """
-() => {
-  function rgb(s) { const m = s.match(/[\\d.]+/g).map(Number); return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; }
-  function lum(c) { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-                    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }
-  function bg(el) { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.a > 0.5) return c; }
-                    return {r: 255, g: 255, b: 255, a: 1}; }
-  const bad = [];
-  for (const el of document.querySelectorAll('body *')) {
-    if (!el.offsetParent || !Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) continue;
-    if (el.closest('svg')) continue;
-    const l1 = lum(rgb(getComputedStyle(el).color)), l2 = lum(bg(el));
-    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
-    if (ratio < 4.5) bad.push(el.tagName + '.' + el.className + ' ' + ratio.toFixed(2) + ' ' + el.textContent.slice(0, 30));
-  }
-  return bad;
-}
-"""
 
 
 def test_accessibility_basics(opened: Opened) -> None:
     page = opened.page
     page.locator("#host-rows button.toggle").first.click()
     page.locator("tr.detail details.evidence summary").first.click()
-    assert page.evaluate(_CONTRAST_JS) == []
+    assert page.evaluate(CONTRAST_JS) == []
     unlabeled = page.evaluate("() => Array.from(document.querySelectorAll('input, select')).filter(e => !e.labels.length).map(e => e.id)")
     assert unlabeled == []
     unnamed = page.evaluate("() => Array.from(document.querySelectorAll('button')).filter(b => !(b.getAttribute('aria-label') || b.textContent.trim())).length")
@@ -237,8 +192,36 @@ def test_accessibility_basics(opened: Opened) -> None:
 
 def test_narrow_screen_has_no_page_level_horizontal_scroll(browser, report) -> None:
     run, url = report
-    opened = _open(browser, run, url, viewport={"width": 390, "height": 800})
+    opened = open_report(browser, run, url, viewport={"width": 390, "height": 800})
     page = opened.page
     page.locator("#host-rows button.toggle").first.click()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.context.close()
+
+
+def test_remediation_report_tasks_backups_filters_and_hostile_diff(browser, tmp_path: Path) -> None:
+    run = make_remediation_run(10, hostile=True)
+    (path,) = write_reports(run, ["html"], tmp_path)
+    opened = open_report(browser, run, path.as_uri(), viewport={"width": 1400, "height": 1000})
+    page = opened.page
+    assert page.locator("h1").inner_text() == "Fleet remediation report"
+    assert page.locator("#f-verdict").count() == 0 and page.locator("#legend-h").count() == 0
+    # the chart's "failed" button shows the hosts with a failed task
+    page.locator('button[data-filter="task"][data-value="failed"]').click()
+    failed = [h.id for h in run.hosts if any(t.status.value == "failed" for t in h.all_tasks())]
+    assert sorted(_names(page)) == sorted(failed) and page.locator("#f-task").input_value() == "failed"
+    page.click("#f-reset")
+
+    host = run.hosts[0]   # every task changed, the first with a backup and a diff carrying markup
+    page.get_by_role("button", name=f"Show details of {host.id}").click()
+    rows = page.locator(f'tr.detail[data-detail-for="{host.id}"] table.tasks tbody tr')
+    assert [b.inner_text() for b in rows.locator(".badge").all()] == ["changed"] * 3
+    assert rows.first.locator(".backup code").inner_text() == host.plays[0].tasks[0].backup_path
+    rows.first.locator("details.diff summary").click()
+    pre = rows.first.locator("pre.diff")
+    assert pre.evaluate("p => p.textContent") == host.plays[0].tasks[0].diff
+    assert f"+{SCRIPT_PAYLOAD}\n" in pre.locator("span.d-add").all_inner_texts()
+    assert IMG_PAYLOAD in rows.first.inner_text()
+    assert page.locator("img").count() == 0 and page.evaluate(f"typeof window.{PWNED_FLAG}") == "undefined"
+    assert opened.clean(), (opened.requests, opened.errors, opened.console)
     page.context.close()
