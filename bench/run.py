@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--with-faults", action="store_true", help="include unreachable/hung/wrong-password hosts")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
-    default_sizes, default_ansible = ("50", "20") if args.quick else ("100,1000,5000", "100,500")
+    default_sizes, default_ansible = ("50", "10") if args.quick else ("100,1000,5000", "100,500")
     args.sizes = [int(x) for x in (args.sizes or default_sizes).split(",") if x.strip()]
     args.ansible_sizes = [int(x) for x in (args.ansible_sizes or default_ansible).split(",") if int(x) > 0]
     raise_nofile()
