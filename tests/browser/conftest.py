@@ -22,7 +22,10 @@ def _ensure_chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API runs an event loop on the main thread while it is
+# open, and every later test that calls asyncio.run() would fail with "cannot be called from a running
+# event loop". Closing it when the browser tests are done keeps the rest of the suite independent.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
