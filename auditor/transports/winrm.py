@@ -64,6 +64,13 @@ STDIN_BOOTSTRAP = (
     "& ([ScriptBlock]::Create($_aud_src))"
 )
 
+# requests (trust_env) wraps every proxy lookup in a temporary os.environ["no_proxy"] that it deletes
+# afterwards when the variable did not exist before; two pool threads doing that at once raise
+# KeyError('no_proxy') (seen in the 1,000-host benchmark). With the variable present requests only
+# ever restores it, never deletes it. auditor never uses a proxy for WinRM (proxy=None below), so "*"
+# changes nothing else.
+os.environ.setdefault("no_proxy", "*")
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = int(os.environ.get("AUDITOR_WINRM_THREADS", "64") or 64)
 
