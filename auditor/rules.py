@@ -11,9 +11,9 @@ The runner calls them by name and knows nothing of what they mean. Domain packag
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
+from auditor.parsers.registry import load_plugin_modules
 from auditor.results import CheckResult, Verdict
 
 DeriveFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
@@ -43,15 +43,9 @@ def register_verdict(name: str) -> Callable[[VerdictFn], VerdictFn]:
 
 def _load_plugins() -> None:
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    if not _loaded:
+        _loaded = True
+        load_plugin_modules(PLUGIN_MODULES)
 
 
 def get_deriver(name: str) -> DeriveFn | None:

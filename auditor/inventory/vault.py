@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, padding

@@ -20,8 +20,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auditor.errors import BadInputError, Location
-from auditor.playbook.yamlpos import PositionedYAML, load_positioned
+from auditor.errors import BadInputError
+from auditor.playbook.yamlpos import read_positioned_file, validation_error
 
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
 MAX_SCENARIO_BYTES = 1024 * 1024
@@ -206,38 +206,16 @@ def parse_port(text: str) -> tuple[str, int, int, str]:
     return ip, int(m.group("host")), int(m.group("cport")), m.group("proto") or "tcp"
 
 
-def _error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
-    err = exc.errors()[0]
-    path = tuple(p for p in err["loc"] if p != "[key]")
-    key = next((str(p) for p in reversed(path) if isinstance(p, str)), None)
-    detail = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return BadInputError(f"unknown key {key!r}", doc.location(path, prefer_key=True))
-    if err["type"] == "missing":
-        return BadInputError(f"missing required key {key!r}", doc.location(path[:-1]))
-    return BadInputError(f"{key}: {detail}" if key else detail, doc.location(path))
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Load one scenario file; BadInputError (file:line:col) on any problem."""
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read scenario: {exc.strerror or exc}", Location(name)) from None
-    if len(raw) > MAX_SCENARIO_BYTES:
-        raise BadInputError(f"scenario is larger than {MAX_SCENARIO_BYTES} bytes", Location(name))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}", Location(name)) from None
-    doc = load_positioned(text, name)
+    doc = read_positioned_file(path, "scenario", MAX_SCENARIO_BYTES)
     if not isinstance(doc.data, dict):
         raise BadInputError("expected a mapping with 'platform' and 'expect' (one host per file)", doc.location(()))
     try:
         scenario = Scenario.model_validate(doc.data)
     except ValidationError as exc:
-        raise _error(exc, doc) from None
+        raise validation_error(exc, doc) from None
+    name = str(path)
     scenario.path = name
     scenario.name = scenario.name or Path(name).name.removesuffix(".yml").removesuffix(".yaml")
     return scenario

@@ -45,17 +45,21 @@ def register_parser(name: str) -> Callable[[ParserFn], ParserFn]:
     return deco
 
 
-def _load_plugins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in PLUGIN_MODULES:
+def load_plugin_modules(modules: list[str]) -> None:
+    """Import plugin modules so they register; a plugin package that does not exist is skipped."""
+    for mod in modules:
         try:
             importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a plugin package not written yet must not break the core
+        except ModuleNotFoundError as exc:  # a missing plugin must not break the core
             if exc.name != mod:
                 raise
+
+
+def _load_plugins() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        load_plugin_modules(PLUGIN_MODULES)
 
 
 def get_parser(name: str) -> ParserFn | None:

@@ -14,7 +14,7 @@ from auditor.errors import BadInputError
 from auditor.parsers.registry import get_parser, known_parsers
 from auditor.playbook.expressions import ExpressionError, compile_expression, compile_template
 from auditor.playbook.schema import Play, Playbook
-from auditor.playbook.yamlpos import PositionedYAML, load_positioned
+from auditor.playbook.yamlpos import PositionedYAML, read_positioned_file, validation_error
 from auditor.rules import get_deriver, get_verdict_rule, known_derivers, known_verdict_rules
 
 _PLAYS = TypeAdapter(list[Play])
@@ -25,19 +25,7 @@ def load_playbook(path: str | Path) -> Playbook:
     """Load one playbook file; raise BadInputError (file:line:col) on any problem."""
     path = Path(path)
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInputError("playbook not found", _loc(name)) from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read playbook: {exc.strerror}", _loc(name)) from None
-    if len(raw) > MAX_PLAYBOOK_BYTES:
-        raise BadInputError(f"playbook is larger than {MAX_PLAYBOOK_BYTES} bytes", _loc(name))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} at offset {exc.start}", _loc(name)) from None
-    doc = load_positioned(text, name)
+    doc = read_positioned_file(path, "playbook", MAX_PLAYBOOK_BYTES)
     if doc.data is None:
         raise BadInputError("expected a list of plays, the file is empty", doc.location(()))
     if not isinstance(doc.data, list):
@@ -55,35 +43,12 @@ def load_playbooks(paths: list[str]) -> list[Playbook]:
     return [load_playbook(p) for p in paths]
 
 
-def _loc(name: str):
-    from auditor.errors import Location
-
-    return Location(name)
-
-
 def _schema_error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    # pydantic marks dict-key errors with a "[key]" part; it is not part of the YAML path
-    path = tuple(p for p in loc if p != "[key]")
-    key = next((str(p) for p in reversed(path) if isinstance(p, str)), None)
-    kind = err["type"]
-    if loc and loc[-1] == "[key]":
-        msg = f"{key!r} is not a known platform (expected one of windows, linux)"
-        where = doc.location(path, prefer_key=True)
-    elif kind == "extra_forbidden":
-        msg = f"unknown key {key!r}"
-        where = doc.location(path, prefer_key=True)
-    elif kind == "missing":
-        msg = f"missing required key {key!r}"
-        where = doc.location(path[:-1])
-    else:
-        detail = err["msg"]
-        if detail.startswith("Value error, "):
-            detail = detail[len("Value error, "):]
-        msg = f"{key!r}: {detail}" if key else detail
-        where = doc.location(path)
-    return BadInputError(msg, where)
+    err = validation_error(exc, doc)
+    if exc.errors()[0]["loc"][-1:] == ("[key]",):  # the only dict keyed by name in a play: gather
+        key = next(str(p) for p in reversed(exc.errors()[0]["loc"][:-1]) if isinstance(p, str))
+        err = BadInputError(f"{key!r} is not a known platform (expected one of windows, linux)", err.location)
+    return err
 
 
 def _resolve(play: Play, i: int, doc: PositionedYAML, base: Path) -> None:

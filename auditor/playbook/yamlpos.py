@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -80,3 +81,38 @@ def _walk(node: yaml.Node, path: Path_, out: PositionedYAML) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _walk(item, path + (i,), out)
+
+
+def read_positioned_file(path: str | Path, what: str, max_bytes: int) -> PositionedYAML:
+    """Read a UTF-8 YAML file (BOM allowed) of at most ``max_bytes``; every failure is one BadInputError."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BadInputError(f"{what} not found", Location(name)) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {what}: {exc.strerror or exc}", Location(name)) from None
+    if len(raw) > max_bytes:
+        raise BadInputError(f"{what} is larger than {max_bytes} bytes", Location(name))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} at offset {exc.start}", Location(name)) from None
+    return load_positioned(text, name)
+
+
+def validation_error(exc: Any, doc: PositionedYAML) -> BadInputError:
+    """The first error of a pydantic ``ValidationError`` as a BadInputError at the key's file:line:col."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    # pydantic marks dict-key errors with a "[key]" part; it is not part of the YAML path
+    path = tuple(p for p in loc if p != "[key]")
+    key = next((str(p) for p in reversed(path) if isinstance(p, str)), None)
+    detail = err["msg"].removeprefix("Value error, ")
+    if loc and loc[-1] == "[key]":
+        return BadInputError(f"{key!r} is not allowed here: {detail}", doc.location(path, prefer_key=True))
+    if err["type"] == "extra_forbidden":
+        return BadInputError(f"unknown key {key!r}", doc.location(path, prefer_key=True))
+    if err["type"] == "missing":
+        return BadInputError(f"missing required key {key!r}", doc.location(path[:-1]))
+    return BadInputError(f"{key!r}: {detail}" if key else detail, doc.location(path))

@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from auditor.errors import BadInputError, Location
+from auditor.errors import BadInputError
 from auditor.playbook.expressions import ExpressionError, compile_expression
 from auditor.playbook.loader import MAX_PLAYBOOK_BYTES, _resolve, _schema_error
 from auditor.playbook.schema import Play
-from auditor.playbook.yamlpos import PositionedYAML, load_positioned
+from auditor.playbook.yamlpos import PositionedYAML, read_positioned_file
 from auditor.remediate.modules import get_module, known_modules
 from auditor.remediate.schema import FREE_FORM, RemediationPlay, RemediationPlaybook, Task
 from auditor.remediate.templating import has_template
@@ -25,17 +25,7 @@ _PLAYS = TypeAdapter(list[RemediationPlay])
 
 
 def load_remediation_playbook(path: str | Path) -> RemediationPlaybook:
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read remediation playbook: {exc.strerror or exc}", Location(name)) from None
-    if len(raw) > MAX_PLAYBOOK_BYTES:
-        raise BadInputError(f"playbook is larger than {MAX_PLAYBOOK_BYTES} bytes", Location(name))
-    try:
-        doc = load_positioned(raw.decode("utf-8-sig"), name)
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"expected UTF-8 text (bad byte at offset {exc.start})", Location(name)) from None
+    doc = read_positioned_file(path, "remediation playbook", MAX_PLAYBOOK_BYTES)
     if not isinstance(doc.data, list) or not doc.data:
         raise BadInputError("expected a non-empty list of plays at the top level", doc.location(()))
     try:
@@ -45,10 +35,10 @@ def load_remediation_playbook(path: str | Path) -> RemediationPlaybook:
     for i, play in enumerate(plays):
         # gather/derive are the audit play's: resolve them with the audit loader (collectors are shared objects)
         _resolve(Play.model_construct(name=play.name, hosts=play.hosts, gather=play.gather, derive=play.derive,
-                                      checks=[], verdict=None), i, doc, Path(name).parent)
+                                      checks=[], verdict=None), i, doc, Path(path).parent)
         for j, task in enumerate(play.tasks):
             _check_task(task, (i, "tasks", j), doc)
-    return RemediationPlaybook(path=name, plays=plays)
+    return RemediationPlaybook(path=str(path), plays=plays)
 
 
 def load_remediation_playbooks(paths: list[str]) -> list[RemediationPlaybook]:
