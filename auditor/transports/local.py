@@ -86,10 +86,7 @@ class LocalTransport(Transport):
             self._kill(proc)
             work.cancel()
             work.add_done_callback(_consume)
-            try:
-                await proc.wait()
-            except asyncio.CancelledError:  # pragma: no cover - cancelled while reaping
-                pass
+            await self._reap(proc)
             if not flooded.is_set():
                 raise TransportTimeout(f"command did not finish within {timeout:g}s")
         else:
@@ -102,6 +99,20 @@ class LocalTransport(Transport):
             truncated=truncated,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
+
+    @staticmethod
+    async def _reap(proc: asyncio.subprocess.Process) -> None:
+        """Wait for a killed process, draining its pipes: Python 3.11's wait() returns only once the
+        pipes are closed, and a pipe whose reader stopped with a full buffer is paused and never sees EOF."""
+
+        async def discard(stream: asyncio.StreamReader | None) -> None:
+            while stream is not None and await stream.read(_CHUNK):
+                pass
+
+        try:
+            await asyncio.wait_for(asyncio.gather(discard(proc.stdout), discard(proc.stderr), proc.wait()), timeout=10)
+        except (asyncio.TimeoutError, asyncio.CancelledError):  # pragma: no cover - reaping is best effort
+            pass
 
     @staticmethod
     def _kill(proc: asyncio.subprocess.Process) -> None:
