@@ -310,8 +310,9 @@ class WinrmTransport(Transport):
                 await self._stop_command(proto, shell_id, command_id)
                 break
             if done:
+                # A finished command needs no Signal(terminate): closing the shell frees it, and
+                # skipping it saves one HTTP round trip (about a tenth of a host's requests).
                 rc = code
-                await self._stop_command(proto, shell_id, command_id)
                 break
         return ExecResult(bytes(out), clixml_to_text(bytes(err)), rc, truncated)
 
