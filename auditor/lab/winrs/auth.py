@@ -44,7 +44,13 @@ def _ntlm_user_file(path: str) -> Iterator[None]:
 
 def write_ntlm_user_file(path: str, user: str, password: str, domains: list[str]) -> None:
     """An NTLM_USER_FILE (``DOMAIN:USER:PASSWORD`` lines) accepting ``user`` under each domain."""
-    lines = [f"{d}:{user}:{password}" for d in ["", *domains]]
+    # The hash form (DOMAIN\\USER:UID:LMHASH:NTHASH::) spares pyspnego from deriving both hashes,
+    # with pure-Python DES, on every authentication: most of the lab's CPU per Windows host.
+    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # the lab only; not used by the client side
+
+    lm, nt = lmowfv1(password).hex().upper(), ntowfv1(password).hex().upper()
+    names = [user] + [f"{domain}\\{user}" for domain in domains]
+    lines = [f"{name}:0:{lm}:{nt}::" for name in names]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(lines) + "\n")
