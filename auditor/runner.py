@@ -49,6 +49,7 @@ class RunOptions:
     host_deadline: float = 120.0
     enabled: set[str] = field(default_factory=set)   # opt-in checks/collectors, e.g. {"probe"}
     include_facts: bool = False
+    workers: int = 1  # processes; 0 = auto (one per core when there are enough hosts), see auditor.workers
 
 
 @dataclass

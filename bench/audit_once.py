@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--reports", default=None, help="folder for the audit's JSON report")
     ap.add_argument("--host-deadline", type=float, default=60.0)
     ap.add_argument("--connect-timeout", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=0, help="auditor worker processes (0 = auto, as the CLI)")
     ap.add_argument("--limit", default=None, help="Ansible --limit pattern or @file (bench.sharded uses it)")
     args = ap.parse_args()
     raise_nofile()
@@ -35,7 +36,7 @@ def main() -> None:
     from auditor.runner import RunOptions
 
     options = RunOptions(forks=args.forks, connect_timeout=args.connect_timeout, host_deadline=args.host_deadline,
-                         command_timeout=min(60.0, args.host_deadline))
+                         command_timeout=min(60.0, args.host_deadline), workers=args.workers)
     reports = Path(args.reports or Path(args.out).with_suffix(".reports"))
     console = Console(file=open("/dev/null", "w"))  # noqa: SIM115 - quiet run, nothing to show
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -44,15 +45,22 @@ def main() -> None:
                            spec_overrides={"host_key_checking": "off"})
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    # worker processes (--workers) are joined children: their CPU counts, and so does each one's own
+    # peak RSS, which the workers report (the parent's peak plus theirs: all could peak at once)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = int(run.options.get("workers", 1))
+    cpu += children.ru_utime + children.ru_stime
+    rss_kb = usage.ru_maxrss + sum(run.options.get("worker_peak_rss_mb", [])) * 1024
     statuses = collections.Counter(h.status.value for h in run.hosts)
     verdicts = collections.Counter(p.verdict.name if p.verdict else "-" for h in run.hosts for p in h.plays)
     result = {
         "hosts_in_report": len(run.hosts),
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
-        "cpu_user_s": round(usage.ru_utime, 3),
-        "cpu_sys_s": round(usage.ru_stime, 3),
-        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_user_s": round(usage.ru_utime + children.ru_utime, 3),
+        "cpu_sys_s": round(usage.ru_stime + children.ru_stime, 3),
+        "rss_mb": round(rss_kb / 1024, 1),
+        "workers": workers,
         "statuses": dict(statuses),
         "verdicts": dict(verdicts),
         "interrupted": run.interrupted,

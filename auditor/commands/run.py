@@ -57,6 +57,7 @@ def execute_audit(
     from auditor.playbook import load_playbooks
     from auditor.report.writers import write_reports
     from auditor.runner import Runner, new_run
+    from auditor.workers import auto_workers, run_in_workers
 
     playbooks = load_playbooks(playbook_paths)
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
@@ -67,9 +68,13 @@ def execute_audit(
                             + f" in {', '.join(inv.sources) or 'the inventory'}")
     run = new_run([p.path for p in playbooks], list(inv.sources), limit, options)
     progress = LiveProgress(console, quiet=quiet)
-    runner = Runner(options, sinks=[progress])
+    workers = max(1, min(options.workers or auto_workers(len(plans)), len(plans)))
+    run.options["workers"] = workers
     try:
-        asyncio.run(runner.run(plans, run))
+        if workers > 1:
+            run_in_workers(plans, run, options, [progress], workers)
+        else:
+            asyncio.run(Runner(options, sinks=[progress]).run(plans, run))
     except KeyboardInterrupt:
         run.interrupted = True
     paths = write_reports(run, formats, output)
@@ -96,7 +101,10 @@ def run_command(
     playbooks: list[Path] = typer.Argument(..., help="Playbook files (YAML), run in order.", metavar="PLAYBOOK..."),
     inventory: list[str] = typer.Option(..., "-i", "--inventory", help="Inventory source (file, folder or script); repeatable."),
     limit: Optional[str] = typer.Option(None, "-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile)."),
-    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once."),
+    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers)."),
+    workers: int = typer.Option(0, "-w", "--workers", min=0, max=64,
+                                help="Processes to spread hosts over (one core each); 0 = auto: one per core, "
+                                     "once there are at least 100 hosts per process."),
     connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
     command_timeout: float = typer.Option(60.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
     host_deadline: float = typer.Option(120.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
@@ -124,7 +132,8 @@ def run_command(
         raise UsageError("--host-key-checking: expected accept-new, strict or off")
     formats = parse_formats(report)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
-                         host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts)
+                         host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts,
+                         workers=workers)
     overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
     from auditor.inventory.cli import load_from_options
     from auditor.playbook import load_playbooks

@@ -61,7 +61,9 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-async def test_twenty_hosts_all_reported_with_the_right_outcome(fleet, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "3"])
+async def test_twenty_hosts_all_reported_with_the_right_outcome(fleet, tmp_path, workers):
+    """Also across worker processes (--workers 3): the same hosts, outcomes, events and report."""
     inventory = fleet.write_inventory(tmp_path / "inv.yml")
     known_hosts = fleet.write_known_hosts(tmp_path / "known_hosts")
     out_dir = tmp_path / "out"
@@ -69,6 +71,7 @@ async def test_twenty_hosts_all_reported_with_the_right_outcome(fleet, tmp_path)
     rc, stdout, stderr = await run_cli(
         "run", str(PLAYBOOK), "-i", str(inventory), "-o", str(out_dir), "--known-hosts", str(known_hosts),
         "--host-key-checking", "strict", "--connect-timeout", "2", "--command-timeout", "3", "--host-deadline", "6",
+        "--workers", workers,
     )
     elapsed = time.monotonic() - started
     assert rc == ExitCode.HOSTS_UNREACHABLE, stderr
@@ -90,6 +93,7 @@ async def test_twenty_hosts_all_reported_with_the_right_outcome(fleet, tmp_path)
     # the slowest host is bounded by its deadline (6 s) plus start-up, not by the hung host
     assert elapsed < 6 + 20
     assert "20 hosts" in stdout
+    assert report["options"]["workers"] == int(workers)
     retry = (out_dir / "last.retry").read_text().split()
     assert set(retry) == {n for n, (_, e) in FLEET.items() if e != "ok"}
 

@@ -143,3 +143,10 @@ def test_forks_bound_hosts_in_flight(tmp_path):
     result, _ = run(tmp_path, {f"h{i}": "ok" for i in range(30)}, forks=4)
     assert len(result.hosts) == 30
     assert 1 <= ScriptedTransport.peak <= 4
+
+
+@pytest.mark.parametrize("hosts, cpus, expected", [(50, 2, 1), (199, 2, 1), (200, 2, 2), (1000, 2, 2), (1000, 16, 8), (250, 4, 2), (0, 4, 1)])
+def test_auto_workers_only_uses_more_cores_when_each_gets_real_work(hosts, cpus, expected):
+    from auditor.workers import auto_workers
+
+    assert auto_workers(hosts, cpus) == expected
