@@ -69,9 +69,11 @@ PlayExecutor = Callable[["Runner", HostPlan, PlannedPlay, Transport], Awaitable[
 class Runner:
     def __init__(self, options: RunOptions, sinks: list[EventSink] | None = None,
                  transport_factory: Callable[[Any], Transport] = get_transport,
-                 play_executor: PlayExecutor | None = None):
+                 play_executor: PlayExecutor | None = None, keep_results: bool = True):
         self.options = options
         self._play_executor = play_executor
+        # False in worker processes: each result goes to the parent as an event and need not stay here
+        self._keep_results = keep_results
         self.sinks = list(sinks or [])
         self._transport_factory = transport_factory
 
@@ -84,7 +86,7 @@ class Runner:
 
     async def run(self, plans: list[HostPlan], run: RunResult) -> RunResult:
         """Run every plan; fills ``run.hosts`` (in plan order) even when interrupted."""
-        results: dict[str, HostResult] = {}
+        results: dict[str, HostResult | None] = {}
         sem = asyncio.Semaphore(max(1, self.options.forks))
         self._emit(Event("run_started", total=len(plans)))
 
@@ -92,7 +94,7 @@ class Runner:
             async with sem:
                 self._emit(Event("host_started", host=plan.host.name))
                 result = await self.run_host(plan)
-                results[plan.host.name] = result
+                results[plan.host.name] = result if self._keep_results else None
                 self._emit(Event("host_finished", host=plan.host.name, result=result))
 
         tasks = [asyncio.ensure_future(one(p)) for p in plans]
@@ -109,7 +111,7 @@ class Runner:
                     now = utcnow()
                     results[plan.host.name] = _host_result(plan, HostStatus.error, now, now,
                                                            error="run interrupted before this host finished")
-            run.hosts = [results[p.host.name] for p in plans]
+            run.hosts = [r for r in (results[p.host.name] for p in plans) if r is not None]
             run.finished = utcnow()
             run.compute_summary()
             self._emit(Event("run_finished", total=len(plans)))

@@ -27,7 +27,7 @@ from auditor.results import HostResult, HostStatus, RunResult, utcnow
 from auditor.runner import Event, EventSink, PlayExecutor, RunOptions, Runner, _host_result
 
 #: Below this many hosts per worker a second process costs more (start-up, imports) than it saves.
-MIN_HOSTS_PER_WORKER = 100
+MIN_HOSTS_PER_WORKER = 50
 
 
 def auto_workers(hosts: int, cpus: int | None = None) -> int:
@@ -47,7 +47,7 @@ def _worker_main(plans: list[HostPlan], options: RunOptions, executor: PlayExecu
 
     run = RunResult(run_id="worker", auditor_version="", started=utcnow())
     try:
-        asyncio.run(Runner(options, sinks=[forward], play_executor=executor).run(plans, run))
+        asyncio.run(Runner(options, sinks=[forward], play_executor=executor, keep_results=False).run(plans, run))
     except KeyboardInterrupt:  # the parent decides what an interrupt means
         pass
     finally:

@@ -104,7 +104,7 @@ def run_command(
     forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers)."),
     workers: int = typer.Option(0, "-w", "--workers", min=0, max=64,
                                 help="Processes to spread hosts over (one core each); 0 = auto: one per core, "
-                                     "once there are at least 100 hosts per process."),
+                                     "once there are at least 50 hosts per process."),
     connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
     command_timeout: float = typer.Option(60.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
     host_deadline: float = typer.Option(120.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),

@@ -145,7 +145,7 @@ def test_forks_bound_hosts_in_flight(tmp_path):
     assert 1 <= ScriptedTransport.peak <= 4
 
 
-@pytest.mark.parametrize("hosts, cpus, expected", [(50, 2, 1), (199, 2, 1), (200, 2, 2), (1000, 2, 2), (1000, 16, 8), (250, 4, 2), (0, 4, 1)])
+@pytest.mark.parametrize("hosts, cpus, expected", [(49, 2, 1), (99, 2, 1), (100, 2, 2), (1000, 2, 2), (1000, 16, 8), (150, 4, 3), (0, 4, 1)])
 def test_auto_workers_only_uses_more_cores_when_each_gets_real_work(hosts, cpus, expected):
     from auditor.workers import auto_workers
 
