@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from auditor.errors import BadInputError, ExitCode, UsageError
+from auditor.commands import options as opt
+from auditor.errors import BadInputError, ExitCode
 from auditor.results import HOST_DOWN_STATUSES, CheckStatus, RunResult
 
 DEFAULT_OUTPUT = "reports"
-FORMATS_HELP = "Report formats, comma separated (json, html, junit, csv)."
 
 
 def exit_code_for(run: RunResult) -> ExitCode:
@@ -98,28 +98,26 @@ def _write_retry(run: RunResult, output: Path) -> None:
 
 
 def run_command(
-    playbooks: list[Path] = typer.Argument(..., help="Playbook files (YAML), run in order.", metavar="PLAYBOOK..."),
-    inventory: list[str] = typer.Option(..., "-i", "--inventory", help="Inventory source (file, folder or script); repeatable."),
-    limit: Optional[str] = typer.Option(None, "-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile)."),
-    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers)."),
+    playbooks: Annotated[list[Path], typer.Argument(help="Playbook files (YAML), run in order.", metavar="PLAYBOOK...")],
+    inventory: opt.Inventory,
+    limit: opt.Limit = None,
+    forks: opt.Forks = 100,
     workers: int = typer.Option(0, "-w", "--workers", min=0, max=64,
                                 help="Processes to spread hosts over (one core each); 0 = auto: one per core, "
                                      "once there are at least 50 hosts per process."),
-    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
-    command_timeout: float = typer.Option(60.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
-    host_deadline: float = typer.Option(120.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
-    report: str = typer.Option("json,html", "--report", help=FORMATS_HELP),
-    output: Path = typer.Option(Path(DEFAULT_OUTPUT), "-o", "--output", help="Folder for reports."),
+    connect_timeout: opt.ConnectTimeout = 10.0,
+    command_timeout: opt.CommandTimeout = 60.0,
+    host_deadline: opt.HostDeadline = 120.0,
+    report: opt.Report = "json,html",
+    output: opt.Output = Path(DEFAULT_OUTPUT),
     enable: list[str] = typer.Option([], "--enable", help="Opt-in checks to run: user-context, probe (repeatable)."),
-    host_key_checking: str = typer.Option("accept-new", "--host-key-checking",
-                                          help="SSH host keys: accept-new (default), strict, or off (no verification)."),
-    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
+    host_key_checking: opt.HostKeyChecking = "accept-new",
+    known_hosts: opt.KnownHosts = None,
     include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
-    vault_password_file: Optional[list[str]] = typer.Option(None, "--vault-password-file",
-                                                            help="File holding the vault password (or an executable printing it). Repeatable."),
-    vault_id: Optional[list[str]] = typer.Option(None, "--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable."),
-    ask_vault_pass: bool = typer.Option(False, "-J", "--ask-vault-pass", help="Ask for the vault password on the terminal."),
+    vault_password_file: opt.VaultPasswordFile = None,
+    vault_id: opt.VaultId = None,
+    ask_vault_pass: opt.AskVaultPass = False,
 ) -> int:
     """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
 
@@ -128,13 +126,11 @@ def run_command(
     """
     from auditor.runner import RunOptions
 
-    if host_key_checking not in ("accept-new", "strict", "off"):
-        raise UsageError("--host-key-checking: expected accept-new, strict or off")
+    overrides = opt.connection_overrides(host_key_checking, known_hosts)
     formats = parse_formats(report)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts,
                          workers=workers)
-    overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
     from auditor.inventory.cli import load_from_options
     from auditor.playbook import load_playbooks
 

@@ -12,6 +12,12 @@ PLATFORMS = ("windows", "linux")
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
+def repeated(items: list[str]) -> list[str]:
+    """The values that occur more than once, sorted (for "must be unique" errors)."""
+    seen: set[str] = set()
+    return sorted({i for i in items if i in seen or seen.add(i)})
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -72,14 +78,12 @@ class Play(_Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> "Play":
         for platform, collectors in self.gather.items():
-            names = [c.name for c in collectors]
-            dupes = {n for n in names if names.count(n) > 1}
+            dupes = repeated([c.name for c in collectors])
             if dupes:
-                raise ValueError(f"collector names must be unique per platform; {platform} repeats {sorted(dupes)}")
-        ids = [c.id for c in self.checks]
-        dupes = {i for i in ids if ids.count(i) > 1}
+                raise ValueError(f"collector names must be unique per platform; {platform} repeats {dupes}")
+        dupes = repeated([c.id for c in self.checks])
         if dupes:
-            raise ValueError(f"check ids must be unique in a play; repeated: {sorted(dupes)}")
+            raise ValueError(f"check ids must be unique in a play; repeated: {dupes}")
         return self
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from auditor.commands.run import DEFAULT_OUTPUT, FORMATS_HELP, exit_code_for, parse_enable, parse_formats
+from auditor.commands import options as opt
+from auditor.commands.run import DEFAULT_OUTPUT, exit_code_for, parse_enable, parse_formats
 from auditor.errors import ExitCode, UsageError
 from auditor.results import RunResult, TaskStatus
 
@@ -52,27 +53,25 @@ def execute_remediation(playbook_paths: list[str], inventory_sources: list[str],
 
 
 def remediate_command(
-    playbooks: list[Path] = typer.Argument(..., help="Remediation playbooks (YAML), run in order.", metavar="PLAYBOOK..."),
-    inventory: list[str] = typer.Option(..., "-i", "--inventory", help="Inventory source (file, folder or script); repeatable."),
-    limit: Optional[str] = typer.Option(None, "-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile)."),
+    playbooks: Annotated[list[Path], typer.Argument(help="Remediation playbooks (YAML), run in order.", metavar="PLAYBOOK...")],
+    inventory: opt.Inventory,
+    limit: opt.Limit = None,
     check: bool = typer.Option(False, "--check", help="Show what would change; change nothing."),
     diff: bool = typer.Option(False, "--diff", help="Show file and registry diffs."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking (no preview pass)."),
-    forks: int = typer.Option(100, "-f", "--forks", min=1, max=10000, help="Hosts in flight at once."),
-    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to connect and authenticate."),
-    command_timeout: float = typer.Option(120.0, "--command-timeout", min=0.1, help="Seconds for one remote invocation."),
-    host_deadline: float = typer.Option(300.0, "--host-deadline", min=0.1, help="Seconds for everything on one host."),
-    report: str = typer.Option("json", "--report", help=FORMATS_HELP),
-    output: Path = typer.Option(Path(DEFAULT_OUTPUT), "-o", "--output", help="Folder for reports."),
+    forks: opt.Forks = 100,
+    connect_timeout: opt.ConnectTimeout = 10.0,
+    command_timeout: opt.CommandTimeout = 120.0,
+    host_deadline: opt.HostDeadline = 300.0,
+    report: opt.Report = "json",
+    output: opt.Output = Path(DEFAULT_OUTPUT),
     enable: list[str] = typer.Option([], "--enable", help="Opt-in modules/collectors: restart, user-context (repeatable)."),
-    host_key_checking: str = typer.Option("accept-new", "--host-key-checking",
-                                          help="SSH host keys: accept-new (default), strict, or off (no verification)."),
-    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", help="known_hosts file for SSH host keys."),
+    host_key_checking: opt.HostKeyChecking = "accept-new",
+    known_hosts: opt.KnownHosts = None,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
-    vault_password_file: Optional[list[str]] = typer.Option(None, "--vault-password-file",
-                                                            help="File holding the vault password (or an executable printing it). Repeatable."),
-    vault_id: Optional[list[str]] = typer.Option(None, "--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable."),
-    ask_vault_pass: bool = typer.Option(False, "-J", "--ask-vault-pass", help="Ask for the vault password on the terminal."),
+    vault_password_file: opt.VaultPasswordFile = None,
+    vault_id: opt.VaultId = None,
+    ask_vault_pass: opt.AskVaultPass = False,
 ) -> int:
     """Fix hosts with a remediation PLAYBOOK: idempotent tasks with check mode, diffs and backups.
 
@@ -84,8 +83,7 @@ def remediate_command(
     from auditor.report.writers import write_reports
     from auditor.runner import RunOptions
 
-    if host_key_checking not in ("accept-new", "strict", "off"):
-        raise UsageError("--host-key-checking: expected accept-new, strict or off")
+    overrides = opt.connection_overrides(host_key_checking, known_hosts)
     if check and yes:
         raise UsageError("--check and --yes contradict each other: --check never changes anything")
     formats = parse_formats(report)
@@ -93,7 +91,6 @@ def remediate_command(
         raise UsageError(NO_TTY)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline, enabled=parse_enable(enable))
-    overrides = {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
     from auditor.inventory.cli import load_from_options
     from auditor.remediate.loader import load_remediation_playbooks
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from auditor.playbook.schema import Collector
+from auditor.playbook.schema import Collector, repeated
 
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: names the expression context already uses: a register or loop_var must not hide them
@@ -91,8 +91,7 @@ class RemediationPlay(BaseModel):
 
     @model_validator(mode="after")
     def _unique_registers(self) -> "RemediationPlay":
-        names = [t.register_as for t in self.tasks if t.register_as]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([t.register_as for t in self.tasks if t.register_as])
         if dupes:
             raise ValueError(f"register names must be unique in a play; repeated: {dupes}")
         return self

@@ -7,6 +7,7 @@ module must be idempotent: run twice, the second run reports ``ok``.
 
 from __future__ import annotations
 
+import abc
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,7 +71,7 @@ class Outcome:
         return self.status is TaskStatus.failed
 
 
-class Module:
+class Module(abc.ABC):
     """Subclass, set ``name``, ``Args`` and ``platforms``, implement ``run``."""
 
     name: ClassVar[str]
@@ -80,8 +81,9 @@ class Module:
     free_form: ClassVar[str | None] = None  # `shell: "ls"` means `shell: {cmd: "ls"}` when set to "cmd"
     description: ClassVar[str] = ""
 
-    async def run(self, ctx: ModuleContext, args: Any) -> Outcome:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def run(self, ctx: ModuleContext, args: Any) -> Outcome:
+        """Do (or in check mode, compute) the change; must be idempotent."""
 
 
 _MODULES: dict[str, Module] = {}

@@ -9,6 +9,7 @@ A command that ran is ``changed`` unless ``changed_when`` says otherwise; rc != 
 
 from __future__ import annotations
 
+import abc
 import shlex
 from typing import Any
 
@@ -55,8 +56,9 @@ class _Runner(Module):
 
     free_form = "cmd"
 
-    def body(self, ctx: ModuleContext, args: CommandArgs) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def body(self, ctx: ModuleContext, args: CommandArgs) -> str:
+        """The script this module runs for ``args``."""
 
     async def _exists(self, ctx: ModuleContext, path: str) -> bool:
         if ctx.platform == "windows":

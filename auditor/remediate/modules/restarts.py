@@ -10,6 +10,7 @@ running and started before the user's `.wslconfig` last changed. Run again, they
 
 from __future__ import annotations
 
+import abc
 import re
 from datetime import datetime, timezone
 from typing import ClassVar
@@ -90,8 +91,9 @@ class _UserRestart(Module):
     what: ClassVar[str]
     Args = RestartArgs
 
-    def command(self, args: RestartArgs) -> tuple[str, str]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def command(self, args: RestartArgs) -> tuple[str, str]:
+        """(program, arguments) to run as the profile's owner."""
 
     async def run(self, ctx: ModuleContext, args: RestartArgs) -> Outcome:  # type: ignore[override]
         state = await ctx.call(ps_step(f"{self.step}.state", {"user": args.user, "names": self.processes,

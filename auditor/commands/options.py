@@ -1,0 +1,40 @@
+"""Command-line options shared by `auditor run` and `auditor remediate`: one definition, one help text.
+
+Each is an ``Annotated`` type; a command keeps its own default in its signature
+(e.g. remediation allows longer command timeouts than an audit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.errors import UsageError
+
+FORMATS_HELP = "Report formats, comma separated (json, html, junit, csv)."
+HOST_KEY_POLICIES = ("accept-new", "strict", "off")
+
+Inventory = Annotated[list[str], typer.Option("-i", "--inventory", help="Inventory source (file, folder or script); repeatable.")]
+Limit = Annotated[Optional[str], typer.Option("-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile).")]
+Forks = Annotated[int, typer.Option("-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers).")]
+ConnectTimeout = Annotated[float, typer.Option("--connect-timeout", min=0.1, help="Seconds to connect and authenticate.")]
+CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1, help="Seconds for one remote invocation.")]
+HostDeadline = Annotated[float, typer.Option("--host-deadline", min=0.1, help="Seconds for everything on one host.")]
+Report = Annotated[str, typer.Option("--report", help=FORMATS_HELP)]
+Output = Annotated[Path, typer.Option("-o", "--output", help="Folder for reports.")]
+HostKeyChecking = Annotated[str, typer.Option(
+    "--host-key-checking", help="SSH host keys: accept-new (default), strict, or off (no verification).")]
+KnownHosts = Annotated[Optional[Path], typer.Option("--known-hosts", help="known_hosts file for SSH host keys.")]
+VaultPasswordFile = Annotated[Optional[list[str]], typer.Option(
+    "--vault-password-file", help="File holding the vault password (or an executable printing it). Repeatable.")]
+VaultId = Annotated[Optional[list[str]], typer.Option("--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable.")]
+AskVaultPass = Annotated[bool, typer.Option("-J", "--ask-vault-pass", help="Ask for the vault password on the terminal.")]
+
+
+def connection_overrides(host_key_checking: str, known_hosts: Path | None) -> dict[str, str | None]:
+    """ConnectionSpec overrides from the SSH host-key options (validated: a usage error otherwise)."""
+    if host_key_checking not in HOST_KEY_POLICIES:
+        raise UsageError(f"--host-key-checking: expected {', '.join(HOST_KEY_POLICIES[:-1])} or {HOST_KEY_POLICIES[-1]}")
+    return {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
