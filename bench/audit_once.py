@@ -2,7 +2,8 @@
 
 Runs the main job as a library call (``execute_audit``, both shipped playbooks, JSON report) and
 writes what it measured inside the process: wall and CPU time of the audit itself (imports excluded),
-peak RSS, and the host statuses and verdicts of the run.
+the sum of its processes' peak RSS, and the host statuses and verdicts of the run. The truer memory
+figure, the peak PSS sum of the process tree, is sampled from outside by ``bench.run`` (bench/memory.py).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def main() -> None:
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # worker processes (--workers) are joined children: their CPU counts, and so does each one's own
-    # peak RSS, which the workers report (the parent's peak plus theirs: all could peak at once)
+    # peak RSS, which the workers report (the parent's peak plus theirs: an upper bound, since pages the
+    # forked workers share with the parent count once per process)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers = int(run.options.get("workers", 1))
     cpu += children.ru_utime + children.ru_stime

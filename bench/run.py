@@ -24,6 +24,7 @@ from typing import Any
 from bench import table
 from bench.ansible_side import run_ansible
 from bench.common import BIN, PYTHON, RESULTS, ROOT, proc_cpu_s, raise_nofile
+from bench.memory import run_sampled, tree_pss_kb
 
 READY_TIMEOUT = 600.0
 
@@ -80,13 +81,20 @@ class Lab:
         self.log.close()
 
 
-def _worker(module: str, *args: str) -> dict[str, Any]:
+def _worker(module: str, *args: str, sample_memory: bool = False) -> dict[str, Any]:
+    """Run one measuring tool to its end and read its figures; ``sample_memory`` adds the peak PSS sum
+    of its process tree (bench/memory.py), sampled from here because it must not run inside the tool."""
     out = Path(args[1])
     out.unlink(missing_ok=True)
-    proc = subprocess.run([PYTHON, "-m", module, *args], cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0 or not out.exists():
-        return {"error": (proc.stderr or proc.stdout)[-2000:]}
-    return json.loads(out.read_text())
+    # unsampled tools (the floor) are not disturbed: reading smaps_rollup takes the target's mmap lock
+    measure = tree_pss_kb if sample_memory else (lambda pid: 0)
+    sampled = run_sampled([PYTHON, "-m", module, *args], ROOT, out.with_suffix(".log"), measure=measure)
+    if sampled.returncode != 0 or not out.exists():
+        return {"error": sampled.output[-2000:]}
+    result = json.loads(out.read_text())
+    if sample_memory:
+        result.update(pss_peak_mb=round(sampled.peak_pss_kb / 1024, 1), pss_samples=sampled.samples)
+    return result
 
 
 def machine() -> dict[str, Any]:
@@ -110,7 +118,7 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path, results: dict[st
         print(f"[{n}] floor: {floor}", flush=True)
         lab_cpu0 = lab.cpu_s()
         audit = _worker("bench.audit_once", inv, str(workdir / f"audit-{n}.json"), "--forks", str(args.forks),
-                        "--reports", str(workdir / f"reports-{n}"))
+                        "--workers", str(args.workers), "--reports", str(workdir / f"reports-{n}"), sample_memory=True)
         audit.update(hosts=n, floor=floor, lab_cpu_s=round(lab.cpu_s() - lab_cpu0, 2))
         if "wall_s" in audit:
             audit["hosts_per_s"] = round(n / audit["wall_s"], 1)
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ansible-sizes", default=None, help="ansible comparison sizes (default 100,500; 0 = none)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--forks", type=int, default=200, help="auditor --forks (and the floor's concurrency)")
+    ap.add_argument("--workers", type=int, default=0, help="auditor --workers (0 = auto, as the CLI)")
     ap.add_argument("--with-faults", action="store_true", help="include unreachable/hung/wrong-password hosts")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -151,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.out) / stamp
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"started": stamp, "mode": "quick" if args.quick else "full", "machine": machine(),
-                               "seed": args.seed, "forks": args.forks, "audits": [], "ansible": [], "notes": []}
+                               "seed": args.seed, "forks": args.forks, "workers": args.workers, "audits": [],
+                               "ansible": [], "notes": []}
     for n in sorted(set(args.sizes) | set(args.ansible_sizes)):
         bench_size(n, args, workdir, results)
     (workdir / "results.json").write_text(json.dumps(results, indent=2))

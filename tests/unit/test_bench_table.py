@@ -22,9 +22,10 @@ def test_markdown_table_aligns_numbers_and_shows_missing_values():
     assert lines[3] == "| 5,000 | – | x |"
 
 
-def _results(wall_1000: float, idiomatic: float, handtuned: float, cpu: float, floor_cpu: float, lost: int = 0):
+def _results(wall_1000: float, idiomatic: float, handtuned: float, cpu: float, floor_cpu: float, lost: int = 0,
+             pss: float | None = 210.0):
     return {
-        "audits": [{"hosts": 1000, "wall_s": wall_1000, "cpu_s": cpu, "rss_mb": 250.0, "lost": lost,
+        "audits": [{"hosts": 1000, "wall_s": wall_1000, "cpu_s": cpu, "rss_mb": 346.0, "pss_peak_mb": pss, "lost": lost,
                     "floor": {"cpu_s": floor_cpu, "wall_s": 5.0}}],
         "ansible": [{"hosts": 100, "auditor_wall_s": 2.0, "idiomatic": {"wall_s": idiomatic},
                      "handtuned": {"wall_s": handtuned}}],
@@ -40,6 +41,29 @@ def test_targets_met_and_missed():
     assert missed[">= 4x hand-tuned ansible at 100 hosts"] is False   # 3.5x
     assert missed["CPU per host <= 2x bare transport at 1000 hosts"] is False  # 2.17x
     assert missed["1,000 hosts: every host has a result"] is False
+
+
+MEMORY_TARGET = "peak memory (PSS sum, audit + workers) <= 300 MB at 1,000 hosts"
+
+
+def test_memory_target_is_checked_on_the_pss_sum_and_shows_the_rss_sum():
+    # the RSS sum (346) is over 300 but only bounds the memory from above: the PSS sum decides
+    rows = {row[0]: row[1:] for row in table.targets(_results(14.0, 60.0, 9.0, 10.0, 6.0, pss=210.0))}
+    assert rows[MEMORY_TARGET] == ["210 (sum of peak RSS 346)", True]
+    rows = {row[0]: row[1:] for row in table.targets(_results(14.0, 60.0, 9.0, 10.0, 6.0, pss=301.0))}
+    assert rows[MEMORY_TARGET][1] is False
+    # a run without the sampled figure leaves the target unmeasured rather than judging the bound
+    rows = {row[0]: row[1:] for row in table.targets(_results(14.0, 60.0, 9.0, 10.0, 6.0, pss=None))}
+    assert rows[MEMORY_TARGET] == ["– (sum of peak RSS 346)", None]
+
+
+def test_audit_table_has_both_memory_columns():
+    md = table.render({"audits": _results(14.0, 60.0, 9.0, 10.0, 6.0)["audits"]})
+    header = next(line for line in md.splitlines() if line.startswith("| hosts | wall s"))
+    row = next(line for line in md.splitlines() if line.startswith("| 1,000 |"))
+    cells = dict(zip(header.strip("|").split(" | "), row.strip("|").split(" | ")))
+    assert cells["peak PSS sum MB"].strip() == "210.00"
+    assert cells["sum of peak RSS MB"].strip() == "346.00"
 
 
 def test_render_without_figures_says_target_unmeasured():
