@@ -14,6 +14,7 @@ host is ever dropped.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import multiprocessing
 import os
 import resource
@@ -25,6 +26,7 @@ from typing import Any
 from auditor.plan import HostPlan
 from auditor.results import HostResult, HostStatus, RunResult, utcnow
 from auditor.runner import Event, EventSink, PlayExecutor, RunOptions, Runner, _host_result
+from auditor.transports.base import _LAZY as TRANSPORT_MODULES
 
 #: Below this many hosts per worker a second process costs more (start-up, imports) than it saves.
 MIN_HOSTS_PER_WORKER = 50
@@ -34,6 +36,21 @@ def auto_workers(hosts: int, cpus: int | None = None) -> int:
     """The default for ``--workers 0``: one process per core, but only when each gets real work."""
     cpus = cpus or os.cpu_count() or 1
     return max(1, min(cpus, 8, hosts // MIN_HOSTS_PER_WORKER))
+
+
+def transport_modules(plans: list[HostPlan]) -> list[str]:
+    """The modules of the transports ``plans`` connect with: those ``get_transport`` imports on first use."""
+    return sorted({TRANSPORT_MODULES[p.spec.connection] for p in plans if p.spec.connection in TRANSPORT_MODULES})
+
+
+def preload_transports(plans: list[HostPlan]) -> None:
+    """Import the plans' transports here, before forking: each forked worker would otherwise import them
+    itself (~0.2 s of CPU each for ssh and winrm), and the pages would not be shared."""
+    for module in transport_modules(plans):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # e.g. paramiko not installed: each host reports it, as without workers
+            pass
 
 
 def _worker_main(plans: list[HostPlan], options: RunOptions, executor: PlayExecutor | None, conn: Connection) -> None:
@@ -65,6 +82,9 @@ def run_in_workers(
     play_executor: PlayExecutor | None = None,
 ) -> RunResult:
     """Run ``plans`` across ``workers`` processes; fills ``run`` like ``Runner.run`` does."""
+    if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
+        preload_transports(plans)
+    # checked after the preload too: an import that started a thread would make fork unsafe
     ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     shares = [plans[i::workers] for i in range(workers)]
     per_worker = replace(options, forks=max(1, options.forks // workers))
