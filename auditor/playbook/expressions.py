@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -63,6 +63,25 @@ def _strip_braces(source: str) -> str:
 
 
 @lru_cache(maxsize=4096)
+def _names(source: str, bare: bool) -> frozenset[str] | None:
+    """The context names ``source`` reads. Only those are handed to Jinja2, which copies every
+    name it is given into a new context per call: with a host's whole context that copy was most
+    of the cost of a check."""
+    text = "{{ " + _strip_braces(source) + " }}" if bare else source
+    try:
+        return frozenset(meta.find_undeclared_variables(ENV.parse(text)))
+    except TemplateError:  # compiles as an expression but not inside {{ }}: hand over everything
+        return None
+
+
+def _used(source: str, bare: bool, context: dict[str, Any]) -> dict[str, Any]:
+    names = _names(source, bare)
+    if names is None:
+        return dict(context)
+    return {name: context[name] for name in names if name in context}
+
+
+@lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Callable[..., Any]:
     """Compile a bare expression (``{{ }}`` around it is tolerated, as Ansible does for when)."""
     try:
@@ -81,7 +100,7 @@ def compile_template(source: str):
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:
     try:
-        value = compile_expression(source)(**context)
+        value = compile_expression(source)(**_used(source, True, context))
     except ExpressionError:
         raise
     except TemplateError as exc:
@@ -95,7 +114,7 @@ def evaluate(source: str, context: dict[str, Any]) -> Any:
 
 def render(source: str, context: dict[str, Any]) -> str:
     try:
-        return compile_template(source).render(**context)
+        return compile_template(source).render(**_used(source, False, context))
     except ExpressionError:
         raise
     except TemplateError as exc:

@@ -46,3 +46,35 @@ def test_render_template():
     assert render("mode is {{ facts.mode }}", CTX) == "mode is mirrored"
     with pytest.raises(ExpressionError):
         render("{{ facts.missing }}", CTX)
+
+
+class _CountingContext(dict):
+    """A context that records which names were read (a host's context holds many)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def keys(self):  # a full copy (dict(**ctx)) would go through keys(): make it visible
+        self.read.add("*all*")
+        return super().keys()
+
+
+def test_only_the_names_an_expression_uses_are_handed_over():
+    ctx = _CountingContext(CTX, **{f"unused{i}": i for i in range(50)})
+    assert evaluate("facts.mode == 'mirrored' and vars.x == 1", ctx) is True
+    assert ctx.read == {"facts", "vars"}
+    ctx.read.clear()
+    assert render("{% for p in facts.ports %}{{ p }},{% endfor %}{{ unused3 }}", ctx) == "80,443,3"
+    assert ctx.read == {"facts", "unused3"}
+
+
+def test_loop_and_set_names_stay_local_and_undefined_stays_an_error():
+    ctx = {"items": [1, 2], "p": 99}
+    assert render("{% for p in items %}{{ p }}{% endfor %}{% set q = 5 %}{{ q }}{{ p }}", ctx) == "12599"
+    with pytest.raises(ExpressionError, match="undefined"):
+        evaluate("items | length > missing_name", ctx)
