@@ -16,6 +16,8 @@ SUPPORTED = ("basic", "ntlm", "certificate", "credssp", "kerberos")
 _ALIASES = {"plaintext": "basic", "ssl": "certificate", "negotiate": "ntlm"}
 ALLOW_BASIC_HTTP = "auditor_winrm_allow_basic_http"
 RETRIES = "auditor_winrm_retries"
+CLIENT = "auditor_winrm_client"
+CLIENTS = ("native", "pywinrm")
 
 
 class WinrmConfigError(TransportError):
@@ -36,6 +38,7 @@ class WinrmOptions:
     cert_pem: str | None
     cert_key_pem: str | None
     retries: int
+    client: str = "native"        # native | pywinrm (CredSSP always uses pywinrm)
 
     def endpoint(self, host: str) -> str:
         h = f"[{host}]" if ":" in host else host
@@ -133,4 +136,5 @@ def winrm_options(spec: ConnectionSpec) -> WinrmOptions:
         message_encryption=_choice(v, "ansible_winrm_message_encryption", "auto", ("auto", "always", "never")),
         operation_timeout=op, read_timeout=read, cert_pem=cert_pem, cert_key_pem=cert_key,
         retries=retries,
+        client="pywinrm" if auth == "credssp" else _choice(v, CLIENT, "native", CLIENTS),
     )

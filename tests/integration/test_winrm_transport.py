@@ -39,7 +39,9 @@ class WslModel(WindowsHostModel):
 
 # name -> (host config overrides, expected outcome: "ok" or an exception class)
 FLEET: dict[str, tuple[dict, object]] = {
-    **{f"win{i:02d}": ({}, "ok") for i in range(1, 11)},
+    # as Windows by default: a plain SOAP body over HTTP is refused, so every NTLM host here proves
+    # that the engine seals its messages (win03 stays lenient for Basic over HTTP)
+    **{f"win{i:02d}": ({"require_encryption": i != 3}, "ok") for i in range(1, 11)},
     "tls01": ({"scheme": "https"}, "ok"),
     "tls02": ({"scheme": "https"}, "ok"),
     "wsl01": ({"model": WslModel("WSL01")}, "ok"),
@@ -55,6 +57,12 @@ FLEET: dict[str, tuple[dict, object]] = {
 }
 
 
+@pytest.fixture(params=["native", "pywinrm"])
+def client(request) -> str:
+    """Both WinRM engines must give every host the same outcome."""
+    return request.param
+
+
 @pytest.fixture
 async def fleet(tmp_path):
     hosts = [WinrsHostConfig(name, **overrides) for name, (overrides, _) in FLEET.items()]
@@ -62,11 +70,11 @@ async def fleet(tmp_path):
         yield lab
 
 
-async def _audit(ep) -> tuple[object, float, dict]:
+async def _audit(ep, client: str) -> tuple[object, float, dict]:
     """Connect, run two scripts and a batch on one shell; the outcome and when it ended."""
     started = time.monotonic()
     sleepy = ep.name.startswith("sleepy")
-    spec = winrm_spec(ep, CONNECT_TIMEOUT, COMMAND_TIMEOUT)
+    spec = winrm_spec(ep, CONNECT_TIMEOUT, COMMAND_TIMEOUT, auditor_winrm_client=client)
     try:
         async with get_transport(spec) as t:
             first = await t.run("Start-Sleep -Seconds 30" if sleepy else "hostname")
@@ -81,9 +89,9 @@ async def _audit(ep) -> tuple[object, float, dict]:
         return exc, time.monotonic() - started, {}
 
 
-async def test_fleet_each_host_ends_with_its_outcome_inside_its_deadline(fleet):
+async def test_fleet_each_host_ends_with_its_outcome_inside_its_deadline(fleet, client):
     assert len(fleet.endpoints) >= 20
-    results = await asyncio.gather(*(_audit(ep) for ep in fleet.endpoints))
+    results = await asyncio.gather(*(_audit(ep, client) for ep in fleet.endpoints))
     by_name = {ep.name: r for ep, r in zip(fleet.endpoints, results)}
     for name, (_, expected) in FLEET.items():
         outcome, elapsed, data = by_name[name]
@@ -112,18 +120,18 @@ def ep_password(fleet: WinrsFleet, name: str) -> str:
     return next(ep.password for ep in fleet.endpoints if ep.name == name)
 
 
-async def test_command_longer_than_operation_timeout_keeps_polling(fleet):
+async def test_command_longer_than_operation_timeout_keeps_polling(fleet, client):
     ep = next(e for e in fleet.endpoints if e.name == "win01")
-    async with get_transport(winrm_spec(ep)) as t:  # operation timeout 1 s: several Receive faults
+    async with get_transport(winrm_spec(ep, auditor_winrm_client=client)) as t:  # operation timeout 1 s: several Receive faults
         res = await t.run("Start-Sleep -Seconds 2.5; Write-Output done")
     assert (res.stdout, res.rc) == (b"done\r\n", 0)
 
 
-async def test_long_script_goes_over_stdin_and_output_is_bounded(fleet):
+async def test_long_script_goes_over_stdin_and_output_is_bounded(fleet, client):
     ep = next(e for e in fleet.endpoints if e.name == "win02")
     filler = "# " + "x" * 100 + "\n"
     script = filler * (CMDLINE_LIMIT // 50) + "Write-Output long-ok"
-    async with get_transport(winrm_spec(ep)) as t:
+    async with get_transport(winrm_spec(ep, auditor_winrm_client=client)) as t:
         long = await t.run(script)
         assert (long.stdout, long.rc) == (b"long-ok\r\n", 0)
         t.spec.max_output = 1000
@@ -133,34 +141,45 @@ async def test_long_script_goes_over_stdin_and_output_is_bounded(fleet):
         assert after.stdout == b"WIN02\r\n"
 
 
-async def test_https_validation(fleet):
+async def test_https_validation(fleet, client):
     ep = next(e for e in fleet.endpoints if e.name == "tls01")
-    async with get_transport(winrm_spec(ep)) as t:
+    async with get_transport(winrm_spec(ep, auditor_winrm_client=client)) as t:
         assert (await t.run("hostname")).stdout == b"TLS01\r\n"
     with pytest.raises(ConnectFailed, match="certificate verify failed.*ansible_winrm_ca_trust_path"):
-        async with get_transport(winrm_spec(ep, ansible_winrm_ca_trust_path=None)):
+        async with get_transport(winrm_spec(ep, auditor_winrm_client=client, ansible_winrm_ca_trust_path=None)):
             pass
-    insecure = winrm_spec(ep, ansible_winrm_ca_trust_path=None, ansible_winrm_server_cert_validation="ignore")
+    insecure = winrm_spec(ep, auditor_winrm_client=client, ansible_winrm_ca_trust_path=None, ansible_winrm_server_cert_validation="ignore")
     async with get_transport(insecure) as t:
         assert (await t.run("hostname")).rc == 0
 
 
-async def test_certificate_and_basic_auth(fleet):
+async def test_certificate_and_basic_auth(fleet, client):
     ep = next(e for e in fleet.endpoints if e.name == "tls02")
     assert fleet.certs is not None
-    cert = winrm_spec(ep, ansible_winrm_transport="certificate", ansible_winrm_cert_pem=str(fleet.certs.client_cert),
+    cert = winrm_spec(ep, auditor_winrm_client=client, ansible_winrm_transport="certificate", ansible_winrm_cert_pem=str(fleet.certs.client_cert),
                       ansible_winrm_cert_key_pem=str(fleet.certs.client_key))
     async with get_transport(cert) as t:
         assert (await t.run("hostname")).stdout == b"TLS02\r\n"
-    async with get_transport(winrm_spec(ep, ansible_winrm_transport="basic")) as t:  # basic over https: fine
+    async with get_transport(winrm_spec(ep, auditor_winrm_client=client, ansible_winrm_transport="basic")) as t:  # basic over https: fine
         assert (await t.run("hostname")).rc == 0
     plain = next(e for e in fleet.endpoints if e.name == "win03")
     with pytest.raises(TransportError, match="refusing Basic auth over plain HTTP"):
-        async with get_transport(winrm_spec(plain, ansible_winrm_transport="basic")):
+        async with get_transport(winrm_spec(plain, auditor_winrm_client=client, ansible_winrm_transport="basic")):
             pass
-    async with get_transport(winrm_spec(plain, ansible_winrm_transport="basic",
+    async with get_transport(winrm_spec(plain, auditor_winrm_client=client, ansible_winrm_transport="basic",
                                         auditor_winrm_allow_basic_http=True)) as t:
         assert (await t.run("hostname")).stdout == b"WIN03\r\n"
     with pytest.raises(TransportNotAvailable, match="kerberos"):
-        async with get_transport(winrm_spec(plain, ansible_winrm_transport="kerberos")):
+        async with get_transport(winrm_spec(plain, auditor_winrm_client=client, ansible_winrm_transport="kerberos")):
             pass
+
+
+async def test_ntlm_over_http_is_sealed_and_plain_text_is_refused(fleet, client):
+    ep = next(e for e in fleet.endpoints if e.name == "win04")  # requires encryption
+    with pytest.raises(AuthFailed):
+        async with get_transport(winrm_spec(ep, auditor_winrm_client=client,
+                                            ansible_winrm_message_encryption="never")) as t:
+            await t.run("hostname")
+    async with get_transport(winrm_spec(ep, auditor_winrm_client=client,
+                                        ansible_winrm_message_encryption="always")) as t:
+        assert (await t.run("hostname")).stdout == b"WIN04\r\n"

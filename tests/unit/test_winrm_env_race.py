@@ -10,7 +10,7 @@ import requests.utils
 
 
 def test_concurrent_proxy_lookups_never_raise_once_the_transport_is_loaded():
-    import auditor.transports.winrm  # noqa: F401 - importing defines no_proxy
+    import auditor.transports.winrm_pywinrm  # noqa: F401 - importing defines no_proxy
 
     assert "no_proxy" in os.environ
     errors: list[BaseException] = []

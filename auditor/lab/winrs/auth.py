@@ -8,8 +8,6 @@ import base64
 import binascii
 import hmac
 import os
-import re
-import struct
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,8 +15,8 @@ from typing import Any, Iterator
 
 import spnego
 
-BOUNDARY = b"--Encrypted Boundary"
-SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
+from auditor.transports.wsman import sealing
+
 CERT_MUTUAL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 # pyspnego's NTLM acceptor reads its users from the file named by $NTLM_USER_FILE, at context
@@ -145,30 +143,13 @@ class ConnectionAuth:
 
     def unseal(self, body: bytes) -> bytes:
         """The SOAP text inside a ``multipart/encrypted`` request body."""
-        m = re.search(rb"Length=(\d+)", body)
-        start = body.find(b"application/octet-stream\r\n")
-        if m is None or start < 0:
-            raise ValueError("malformed encrypted body")
-        payload = body[start + len(b"application/octet-stream\r\n"):]
-        end = payload.rfind(BOUNDARY + b"--")
-        if end >= 0:
-            payload = payload[:end]
-        (sig_len,) = struct.unpack("<I", payload[:4])
-        sig, sealed = payload[4:4 + sig_len], payload[4 + sig_len:]
+        sig, sealed, length = sealing.unframe(body)
         plain = self.ntlm.unwrap(sig + sealed).data
-        if len(plain) != int(m.group(1)):
+        if len(plain) != length:
             raise ValueError("encrypted length mismatch")
         return plain
 
     def seal(self, plain: bytes) -> tuple[bytes, str]:
         """(body, content type) of a sealed reply."""
         wrapped = self.ntlm.wrap(plain, encrypt=True).data
-        sig, sealed = wrapped[:16], wrapped[16:]
-        body = (
-            BOUNDARY + b"\r\n\tContent-Type: " + SPNEGO_ENCRYPTED.encode() + b"\r\n"
-            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(plain)).encode()
-            + b"\r\n" + BOUNDARY + b"\r\n\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<I", len(sig)) + sig + sealed + BOUNDARY + b"--\r\n"
-        )
-        ctype = f'multipart/encrypted;protocol="{SPNEGO_ENCRYPTED}";boundary="Encrypted Boundary"'
-        return body, ctype
+        return sealing.frame(wrapped[:16], wrapped[16:], len(plain)), sealing.CONTENT_TYPE

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from auditor.lab.winrs import soap
 from auditor.lab.winrs.auth import AuthConfig, ConnectionAuth
 from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
+from auditor.transports.wsman import sealing
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class WinrsHostConfig:
     auth: frozenset[str] = frozenset({"basic", "ntlm", "certificate"})
     model: WindowsHostModel | None = None      # default: WindowsHostModel(hostname=name)
     faults: Faults = field(default_factory=Faults)
+    # Windows' default (AllowUnencrypted=false): over HTTP a SOAP body must be sealed (NTLM message
+    # encryption); a plain one is refused with 401.
+    require_encryption: bool = False
 
     def default_port(self) -> int:
         return 5986 if self.scheme == "https" else 5985
@@ -200,8 +204,10 @@ class WinrsHostServer:
         result = auth.check(req.headers.get("authorization"))
         if not result.ok:
             return _http_response(401, [("WWW-Authenticate", c) for c in result.challenge], b"")
-        sealed = req.headers.get("content-type", "").lower().startswith("multipart/encrypted")
+        sealed = sealing.is_sealed(req.headers.get("content-type", ""))
         body = req.body
+        if body and not sealed and self.config.require_encryption and self.config.scheme == "http":
+            return _http_response(401, [("WWW-Authenticate", c) for c in auth.default_challenge()], b"")
         if sealed:
             if not auth.can_seal:
                 return _http_response(400, [], b"")

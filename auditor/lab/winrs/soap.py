@@ -9,31 +9,25 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-    "x": "http://schemas.xmlsoap.org/ws/2004/09/transfer",
-    "p": "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
-}
-TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
-SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
-ACTION_CREATE = TRANSFER + "Create"
-ACTION_DELETE = TRANSFER + "Delete"
-ACTION_COMMAND = SHELL + "Command"
-ACTION_RECEIVE = SHELL + "Receive"
-ACTION_SEND = SHELL + "Send"
-ACTION_SIGNAL = SHELL + "Signal"
-STATE_RUNNING = SHELL + "CommandState/Running"
-STATE_DONE = SHELL + "CommandState/Done"
-FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
+from auditor.transports.wsman.messages import (  # noqa: F401 - the names both sides share
+    ACTION_COMMAND,
+    ACTION_CREATE,
+    ACTION_DELETE,
+    ACTION_RECEIVE,
+    ACTION_SEND,
+    ACTION_SIGNAL,
+    INVALID_REQUEST,
+    NS,
+    OPERATION_TIMEOUT,
+    QUOTA_MAX_OPERATIONS,
+    SHELL,
+    SHELL_NOT_FOUND,
+    STATE_DONE,
+    STATE_RUNNING,
+    TRANSFER,
+)
 
-# WSManFault codes (wsmerror.h)
-OPERATION_TIMEOUT = 2150858793
-QUOTA_MAX_OPERATIONS = 2150859174
-SHELL_NOT_FOUND = 2150858843
-INVALID_REQUEST = 2150858817
+FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 
 
 @dataclass
