@@ -33,6 +33,7 @@ from auditor.transports.base import (
 )
 from auditor.transports.winrm_clixml import clixml_to_text
 from auditor.transports.winrm_engine import Engine, StillRunning, Transient
+from auditor.transports.winrm_native import NativeEngine  # the default engine: imported with the transport
 from auditor.transports.winrm_options import WinrmOptions, winrm_options
 
 CMDLINE_LIMIT = 8191               # cmd.exe's command-line limit
@@ -58,13 +59,11 @@ def encode_command(script: str) -> tuple[list[str], bytes | None]:
 
 
 def new_engine(spec: ConnectionSpec, opts: WinrmOptions) -> Engine:
-    """The engine ``opts`` call for (imported on first use: each pulls in its own libraries)."""
+    """The engine ``opts`` call for (pywinrm and requests are imported only when a host needs them)."""
     if opts.client == "pywinrm":
         from auditor.transports.winrm_pywinrm import PywinrmEngine
 
         return PywinrmEngine(spec, opts)
-    from auditor.transports.winrm_native import NativeEngine
-
     return NativeEngine(spec, opts)
 
 
