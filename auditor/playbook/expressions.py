@@ -12,7 +12,8 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -53,6 +54,7 @@ def _make_env() -> ImmutableSandboxedEnvironment:
 
 
 ENV = _make_env()
+_GLOBALS = dict(ENV.globals)
 
 
 def _strip_braces(source: str) -> str:
@@ -75,10 +77,20 @@ def _names(source: str, bare: bool) -> frozenset[str] | None:
 
 
 def _used(source: str, bare: bool, context: dict[str, Any]) -> dict[str, Any]:
+    """The environment's globals (range, dict, ...) and the context names ``source`` reads, in one
+    plain dict that Jinja2 may use as is (``shared=True``): its own per-call merge goes through a
+    ChainMap of the globals, which cost more than most expressions themselves."""
     names = _names(source, bare)
     if names is None:
-        return dict(context)
-    return {name: context[name] for name in names if name in context}
+        return {**_GLOBALS, **context}
+    return {**_GLOBALS, **{name: context[name] for name in names if name in context}}
+
+
+def _run(template: Template, names: dict[str, Any]) -> Context:
+    context = template.new_context(names, shared=True)
+    for _ in template.root_render_func(context):
+        pass
+    return context
 
 
 @lru_cache(maxsize=4096)
@@ -91,7 +103,7 @@ def compile_expression(source: str) -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=4096)
-def compile_template(source: str):
+def compile_template(source: str) -> Template:
     try:
         return ENV.from_string(source)
     except TemplateError as exc:
@@ -100,7 +112,10 @@ def compile_template(source: str):
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:
     try:
-        value = compile_expression(source)(**_used(source, True, context))
+        compiled = compile_expression(source)
+        template = getattr(compiled, "_template", None)  # jinja2's TemplateExpression keeps it there
+        names = _used(source, True, context)
+        value = _run(template, names).vars["result"] if template is not None else compiled(**names)
     except ExpressionError:
         raise
     except TemplateError as exc:
@@ -114,7 +129,9 @@ def evaluate(source: str, context: dict[str, Any]) -> Any:
 
 def render(source: str, context: dict[str, Any]) -> str:
     try:
-        return compile_template(source).render(**_used(source, False, context))
+        template = compile_template(source)
+        names = _used(source, False, context)
+        return ENV.concat(template.root_render_func(template.new_context(names, shared=True)))  # type: ignore[attr-defined]
     except ExpressionError:
         raise
     except TemplateError as exc:
