@@ -283,3 +283,10 @@ async def test_a_failing_host_model_answers_like_a_crashed_shell(transport: str,
 def lab_target_of(fleet: SshLabFleet, name: str) -> SshTarget:
     host = fleet.host(name)
     return SshTarget("lab", host.address, host.bound_port, fleet.user, name, host.known_hosts_line, fleet.password)
+
+
+async def test_asyncssh_prefers_aes_gcm(target: SshTarget, tmp_path: Path) -> None:
+    """The cheaper AEAD is negotiated with both OpenSSH and the asyncssh lab (chacha20 stays on offer)."""
+    async with get_transport(make_spec(target, "ssh", tmp_path)) as conn:
+        assert (await conn.run("echo hi")).rc == 0
+        assert conn._conn.get_extra_info("send_cipher") == "aes128-gcm@openssh.com"  # type: ignore[attr-defined]
