@@ -49,6 +49,7 @@ def execute_audit(
     quiet: bool = False,
     spec_overrides: dict | None = None,
     inventory=None,
+    playbooks=None,
 ) -> tuple[RunResult, list[Path]]:
     """The main job as a library call: load, plan, run, write reports (also after an interrupt)."""
     from auditor.console import LiveProgress, print_recap
@@ -59,7 +60,7 @@ def execute_audit(
     from auditor.runner import Runner, new_run
     from auditor.workers import auto_workers, run_in_workers
 
-    playbooks = load_playbooks(playbook_paths)
+    playbooks = playbooks if playbooks is not None else load_playbooks(playbook_paths)
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
     plans = build_plan(inv, playbooks, limit=limit, spec_overrides=spec_overrides)
     if not plans:
@@ -134,11 +135,12 @@ def run_command(
     from auditor.inventory.cli import load_from_options
     from auditor.playbook import load_playbooks
 
-    load_playbooks([str(p) for p in playbooks])  # bad playbooks fail before any vault prompt
+    books = load_playbooks([str(p) for p in playbooks])  # bad playbooks fail before any vault prompt
     inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
     console = Console(stderr=False)
     run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
-                           output=output, console=console, quiet=quiet, spec_overrides=overrides, inventory=inv)
+                           output=output, console=console, quiet=quiet, spec_overrides=overrides, inventory=inv,
+                           playbooks=books)
     return int(exit_code_for(run))
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from jinja2 import StrictUndefined, Template, TemplateError, meta
-from jinja2.runtime import Context
+from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -86,8 +86,13 @@ def _used(source: str, bare: bool, context: dict[str, Any]) -> dict[str, Any]:
     return {**_GLOBALS, **{name: context[name] for name in names if name in context}}
 
 
+def _context(template: Template, names: dict[str, Any]) -> Context:
+    # no ``globals=``: Jinja would copy its ChainMap of globals into a set per call; ``names`` has them
+    return new_context(ENV, template.name, template.blocks, names, shared=True)
+
+
 def _run(template: Template, names: dict[str, Any]) -> Context:
-    context = template.new_context(names, shared=True)
+    context = _context(template, names)
     for _ in template.root_render_func(context):
         pass
     return context
@@ -131,7 +136,7 @@ def render(source: str, context: dict[str, Any]) -> str:
     try:
         template = compile_template(source)
         names = _used(source, False, context)
-        return ENV.concat(template.root_render_func(template.new_context(names, shared=True)))  # type: ignore[attr-defined]
+        return ENV.concat(template.root_render_func(_context(template, names)))  # type: ignore[attr-defined]
     except ExpressionError:
         raise
     except TemplateError as exc:
