@@ -14,6 +14,7 @@ host is ever dropped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import multiprocessing
 import os
@@ -92,6 +93,10 @@ def run_in_workers(
     procs, conns = [], []
     emit = Runner(options, sinks=sinks)._emit
     emit(Event("run_started", total=len(plans)))
+    if ctx.get_start_method() == "fork":
+        # the collector's passes write to every object they scan, which would copy, in each child, the
+        # pages it shares with the parent (the preloaded transports too): leave inherited objects out
+        gc.freeze()
     try:
         for share in shares:
             parent_end, child_end = ctx.Pipe(duplex=False)
@@ -105,6 +110,7 @@ def run_in_workers(
     except KeyboardInterrupt:
         run.interrupted = True
     finally:
+        gc.unfreeze()
         for proc in procs:
             if proc.is_alive():
                 proc.terminate()

@@ -1,0 +1,78 @@
+"""Before forking workers, the parent imports the transports the plans use (and only those) and freezes
+its objects out of the collector's reach, so the children keep sharing those pages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from auditor.inventory.model import Host
+from auditor.plan import HostPlan
+from auditor.transports.base import ConnectionSpec
+from auditor.workers import transport_modules
+
+
+def _plan(name: str, connection: str) -> HostPlan:
+    return HostPlan(Host(name), ConnectionSpec(name=name, host="127.0.0.1", connection=connection), "linux")
+
+
+def test_modules_are_those_of_the_plans_connections_once_each():
+    plans = [_plan("a", "ssh"), _plan("b", "winrm"), _plan("c", "ssh"), _plan("d", "made-up")]
+    assert transport_modules(plans) == ["auditor.transports.ssh", "auditor.transports.winrm"]
+    assert transport_modules([_plan("e", "local")]) == ["auditor.transports.local"]
+    assert transport_modules([]) == []
+
+
+def test_preload_imports_what_the_plans_use_and_nothing_else():
+    # a fresh interpreter: this test process may already hold asyncssh from other tests
+    code = textwrap.dedent("""
+        import sys
+        from auditor.inventory.model import Host
+        from auditor.plan import HostPlan
+        from auditor.transports.base import ConnectionSpec
+        from auditor.workers import preload_transports
+        assert "auditor.transports.local" not in sys.modules
+        preload_transports([HostPlan(Host("a"), ConnectionSpec(name="a", host="127.0.0.1", connection="local"), "linux")])
+        print("local" if "auditor.transports.local" in sys.modules else "-", "asyncssh" in sys.modules,
+              "auditor.transports.winrm" in sys.modules)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["local", "False", "False"]
+
+
+FORKED_RUN = textwrap.dedent("""
+    import gc, sys
+    from pathlib import Path
+    from auditor.inventory.model import Host, Inventory
+    from auditor.plan import build_plan
+    from auditor.playbook import load_playbook
+    from auditor.results import PlayResult, RunResult, utcnow
+    from auditor.runner import RunOptions
+    from auditor.workers import run_in_workers
+
+    async def report(runner, plan, planned, transport):
+        # in the worker: were the parent's objects frozen when it forked?
+        return PlayResult(play=planned.play.name, playbook=planned.playbook, platform=plan.platform,
+                          error=f"frozen={gc.get_freeze_count() > 0}")
+
+    book = Path(sys.argv[1])
+    book.write_text("- name: p\\n  hosts: all\\n")
+    inv = Inventory()
+    for name in ("a", "b"):
+        inv.hosts[name] = Host(name, {"ansible_connection": "local"})
+    plans = build_plan(inv, [load_playbook(book)])
+    run = RunResult(run_id="t", auditor_version="", started=utcnow())
+    run_in_workers(plans, run, RunOptions(), [], 2, play_executor=report)
+    print(*[h.plays[0].error if h.plays else h.error for h in run.hosts], gc.get_freeze_count())
+""")
+
+
+def test_forked_workers_start_from_frozen_objects_and_the_parent_unfreezes(tmp_path: Path):
+    # a fresh interpreter with no other thread, so the workers are forked
+    proc = subprocess.run([sys.executable, "-c", FORKED_RUN, str(tmp_path / "pb.yml")], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["frozen=True", "frozen=True", "0"]
