@@ -54,6 +54,7 @@ FLEET: dict[str, tuple[dict, object]] = {
     "hang01": ({"faults": Faults(hang=True)}, TransportTimeout),
     "reset01": ({"faults": Faults(reset=True)}, ConnectFailed),
     "sleepy01": ({}, TransportTimeout),  # its command outlives the command timeout
+    "garbage01": ({"faults": Faults(garbage=True)}, TransportError),  # sealed replies that are not XML
 }
 
 
@@ -114,6 +115,7 @@ async def test_fleet_each_host_ends_with_its_outcome_inside_its_deadline(fleet, 
     assert "refused" in str(by_name["refused01"][0])
     assert "reset" in str(by_name["reset01"][0])
     assert "credentials" in str(by_name["badpw01"][0])
+    assert "XML" in str(by_name["garbage01"][0]) or "well-formed" in str(by_name["garbage01"][0])
 
 
 def ep_password(fleet: WinrsFleet, name: str) -> str:

@@ -39,6 +39,7 @@ class Faults:
     reset: bool = False              # reset the connection instead of answering, every time
     reset_first: int = 0             # reset only the first N requests (a transient fault)
     quota_after: int | None = None   # Command faults with ERROR_WSMAN_QUOTA_MAX_OPERATIONS after N per shell
+    garbage: bool = False            # authenticate, then answer every SOAP request with bytes that are not XML
 
 
 @dataclass
@@ -214,6 +215,12 @@ class WinrsHostServer:
             body = auth.unseal(body)
         if not body:
             return _http_response(200, [], b"")  # NTLM clients post empty bodies to set up the context
+        if self.config.faults.garbage:
+            junk = b"\x00\xff<not-soap>\x1b[31m" + bytes(range(256))
+            if sealed:
+                payload, ctype = auth.seal(junk)
+                return _http_response(200, [("Content-Type", ctype)], payload)
+            return _http_response(200, [("Content-Type", "application/soap+xml;charset=UTF-8")], junk)
         status, xml = await self._dispatch(body)
         if sealed:
             payload, ctype = auth.seal(xml)
