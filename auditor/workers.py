@@ -27,7 +27,7 @@ from typing import Any
 from auditor.plan import HostPlan
 from auditor.results import HostResult, HostStatus, RunResult, utcnow
 from auditor.runner import Event, EventSink, PlayExecutor, RunOptions, Runner, _host_result
-from auditor.transports.base import _LAZY as TRANSPORT_MODULES
+from auditor.transports.base import transport_module
 
 #: Below this many hosts per worker a second process costs more (start-up, imports) than it saves.
 MIN_HOSTS_PER_WORKER = 50
@@ -41,7 +41,7 @@ def auto_workers(hosts: int, cpus: int | None = None) -> int:
 
 def transport_modules(plans: list[HostPlan]) -> list[str]:
     """The modules of the transports ``plans`` connect with: those ``get_transport`` imports on first use."""
-    return sorted({TRANSPORT_MODULES[p.spec.connection] for p in plans if p.spec.connection in TRANSPORT_MODULES})
+    return sorted({m for m in (transport_module(p.spec.connection) for p in plans) if m is not None})
 
 
 def preload_transports(plans: list[HostPlan]) -> None:

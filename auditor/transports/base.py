@@ -120,6 +120,11 @@ def register_transport(name: str, factory: TransportFactory) -> None:
     _REGISTRY[name] = factory
 
 
+def transport_module(connection: str) -> str | None:
+    """The module that implements ``connection`` (imported by ``get_transport`` on first use)."""
+    return _LAZY.get(connection)
+
+
 def known_connections() -> list[str]:
     return sorted(set(_REGISTRY) | set(_LAZY))
 
