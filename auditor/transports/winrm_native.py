@@ -78,13 +78,15 @@ class NativeEngine(Engine):
         if remaining <= 0:
             getattr(work, "close", lambda: None)()
             raise TransportTimeout(f"WinRM to {self.where}: deadline passed")
-        connecting = not self.client.http.connected
+        http = self.client.http
+        connecting = not http.connected
         limit = min(remaining, self.opts.read_timeout) if read_bound else remaining
         try:
             return await asyncio.wait_for(work, timeout=limit)
         except asyncio.TimeoutError:
+            came_up = http.connected
             self.drop()
-            if connecting and limit >= self.spec.connect_timeout:
+            if connecting and not came_up:  # no TCP/TLS connection came up in time
                 raise self.connect_timed_out() from None
             if limit < remaining:
                 raise self.read_timed_out() from None

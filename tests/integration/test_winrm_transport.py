@@ -185,3 +185,36 @@ async def test_ntlm_over_http_is_sealed_and_plain_text_is_refused(fleet, client)
     async with get_transport(winrm_spec(ep, auditor_winrm_client=client,
                                         ansible_winrm_message_encryption="always")) as t:
         assert (await t.run("hostname")).stdout == b"WIN04\r\n"
+
+
+async def test_a_listener_that_never_accepts_is_a_connect_timeout(client):
+    """A full accept queue drops SYNs: the TCP connection never comes up (as behind a black hole)."""
+    import socket
+
+    from auditor.transports.base import ConnectionSpec
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # fill the queue (the kernel allows backlog + 1)
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        spec = ConnectionSpec(name="blackhole", host="127.0.0.1", connection="winrm", port=port, user="u",
+                              password="p", connect_timeout=1.0, command_timeout=3.0,
+                              vars={"ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
+                                    "ansible_winrm_operation_timeout_sec": 1, "ansible_winrm_read_timeout_sec": 2,
+                                    "auditor_winrm_client": client})
+        # the native engine tells a connection that never came up from a silent service
+        expected = "connecting timed out after 1s" if client == "native" else "timed out|deadline"
+        with pytest.raises(TransportTimeout, match=expected):
+            async with get_transport(spec):
+                pass
+    finally:
+        for s in fillers:
+            s.close()
+        server.close()
