@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
 from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from auditor.playbook.compile_cache import cached_code
 
 
 class ExpressionError(ValueError):
@@ -100,29 +103,40 @@ def _run(template: Template, names: dict[str, Any]) -> Context:
     return context
 
 
+def _expression_tree(source: str) -> nodes.Template:
+    """``result = <source>`` as a template, parsed the way ``Environment.compile_expression`` does."""
+    parser = Parser(ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+    expr.set_environment(ENV)
+    return nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+
+
 @lru_cache(maxsize=4096)
-def compile_expression(source: str) -> Callable[..., Any]:
+def compile_expression(source: str) -> Template:
     """Compile a bare expression (``{{ }}`` around it is tolerated, as Ansible does for when)."""
+    bare = _strip_braces(source)
     try:
-        return ENV.compile_expression(_strip_braces(source), undefined_to_none=False)
+        code = cached_code(ENV, "expression", bare, lambda: ENV.compile(_expression_tree(bare)))
     except TemplateError as exc:
         raise ExpressionError(f"invalid expression {source!r}: {exc.message or exc}") from None
+    return Template.from_code(ENV, code, ENV.make_globals(None))
 
 
 @lru_cache(maxsize=4096)
 def compile_template(source: str) -> Template:
     try:
-        return ENV.from_string(source)
+        code = cached_code(ENV, "template", source, lambda: ENV.compile(source))
     except TemplateError as exc:
         raise ExpressionError(f"invalid template {source!r}: {exc.message or exc}") from None
+    return Template.from_code(ENV, code, ENV.make_globals(None))
 
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:
     try:
-        compiled = compile_expression(source)
-        template = getattr(compiled, "_template", None)  # jinja2's TemplateExpression keeps it there
-        names = _used(source, True, context)
-        value = _run(template, names).vars["result"] if template is not None else compiled(**names)
+        template = compile_expression(source)
+        value = _run(template, _used(source, True, context)).vars["result"]
     except ExpressionError:
         raise
     except TemplateError as exc:
