@@ -68,3 +68,24 @@ def test_password_needed_for_password_auth():
     s.password = None
     with pytest.raises(WinrmConfigError, match="ansible_password"):
         winrm_options(s)
+
+
+def test_client_option_and_credssp_engine():
+    assert winrm_options(spec()).client == "native"
+    assert winrm_options(spec(auditor_winrm_client="pywinrm")).client == "pywinrm"
+    with pytest.raises(WinrmConfigError, match="auditor_winrm_client"):
+        winrm_options(spec(auditor_winrm_client="curl"))
+
+
+def test_tls_contexts_are_shared_per_setting(tmp_path):
+    """Loading the CA store costs ~27 ms: hosts with the same TLS settings share one context."""
+    import ssl
+
+    from auditor.transports.winrm_native import ssl_context
+
+    a, b = winrm_options(spec()), winrm_options(ConnectionSpec(name="h2", host="10.0.0.6", connection="winrm",
+                                                                user="u", password=SECRET))
+    assert ssl_context(a) is ssl_context(b)
+    assert ssl_context(a).verify_mode == ssl.CERT_REQUIRED and ssl_context(a).check_hostname
+    lax = ssl_context(winrm_options(spec(ansible_winrm_server_cert_validation="ignore")))
+    assert lax is not ssl_context(a) and lax.verify_mode == ssl.CERT_NONE
