@@ -27,6 +27,7 @@ from auditor.transports.base import (
     bounded_append,
     register_transport,
 )
+from auditor.transports.known_hosts import read_known_hosts
 from auditor.transports.sshopts import (
     SshSettings,
     append_known_host,
@@ -36,25 +37,14 @@ from auditor.transports.sshopts import (
 )
 
 _SCRIPT_COMMAND = "sh -s"
-_known_hosts_cache: dict[str, tuple[tuple[float, int], asyncssh.SSHKnownHosts]] = {}
 
 
-def _read_known_hosts(path: str) -> asyncssh.SSHKnownHosts | None:
-    """Parse ``path`` once per change (hundreds of hosts share one file)."""
+def _read_known_hosts(path: str) -> list[asyncssh.SSHKnownHosts] | None:
+    """The parsed known_hosts file (parsed once, then only appended lines: see known_hosts.py)."""
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    stamp = (st.st_mtime, st.st_size)
-    cached = _known_hosts_cache.get(path)
-    if cached and cached[0] == stamp:
-        return cached[1]
-    try:
-        known = asyncssh.read_known_hosts(path)
-    except (OSError, ValueError) as exc:
+        return read_known_hosts(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConnectFailed(f"cannot read known_hosts file {path}: {exc}") from None
-    _known_hosts_cache[path] = (stamp, known)
-    return known
 
 
 def _is_ip(host: str) -> bool:
@@ -123,8 +113,7 @@ class SshTransport(Transport):
         """(known_hosts argument for asyncssh, whether to record the key after connecting)."""
         if s.host_key_checking == "off":
             return None, False
-        known = _read_known_hosts(s.known_hosts_file)
-        if known is not None:
+        for known in _read_known_hosts(s.known_hosts_file) or []:
             keys, ca_keys, *_ = known.match(s.host, s.host if _is_ip(s.host) else "", s.port)
             if keys or ca_keys:
                 return known, False

@@ -193,8 +193,11 @@ def append_known_host(path: str, host: str, port: int, key_line: str) -> None:
     with _WRITE_LOCK:
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # O_APPEND with a single write keeps concurrent writers (other processes too) from interleaving.
-        fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a hand-edited last line without newline
+                line = "\n" + line
             os.write(fd, line.encode("ascii"))
         finally:
             os.close(fd)
