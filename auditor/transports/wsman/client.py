@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import auditor
 from auditor.transports.wsman import messages as m
 from auditor.transports.wsman.auth import Authenticator, AuthRejected
 from auditor.transports.wsman.http import HttpConnection
+
+
+USER_AGENT = f"auditor/{auditor.__version__} (WinRM)"  # who is asking, in the service's HTTP logs
 
 
 class HttpStatusError(Exception):
@@ -36,7 +40,8 @@ class WinrsClient:
         xml, message_id = m.envelope(self.endpoint, action, body, operation_timeout or self.operation_timeout,
                                      shell_id, options)
         payload, content_type = self.auth.wrap(xml)
-        reply = await self.http.request(self.target, [("Content-Type", content_type), *self.auth.headers()], payload)
+        headers = [("Content-Type", content_type), ("User-Agent", USER_AGENT), *self.auth.headers()]
+        reply = await self.http.request(self.target, headers, payload)
         if reply.status == 401:
             raise AuthRejected("the service rejected the credentials")
         text = self.auth.unwrap(reply)
