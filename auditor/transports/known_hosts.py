@@ -12,6 +12,7 @@ as ``@revoked`` in the new lines) means a full parse.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import threading
 from dataclasses import dataclass
@@ -59,6 +60,25 @@ def read_known_hosts(path: str) -> list[asyncssh.SSHKnownHosts] | None:
         parts = [asyncssh.import_known_hosts(data.decode("utf-8"))]
         _views[path] = _View(stamp, len(data), hashlib.sha1(data).digest(), parts)
         return parts
+
+
+def lookup(path: str, host: str, port: int) -> tuple[asyncssh.SSHKnownHosts, tuple] | None:
+    """The first part of the file that names ``host``:``port`` (trusted keys or CAs), with asyncssh's
+    match result (host keys, CA keys, revoked keys, ...); None when the file does not name it."""
+    address = host if _is_ip(host) else ""
+    for known in read_known_hosts(path) or []:
+        found = known.match(host, address, port)
+        if found[0] or found[1]:
+            return known, found
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def forget() -> None:

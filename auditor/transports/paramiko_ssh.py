@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
@@ -34,9 +35,11 @@ from auditor.transports.base import (
     bounded_append,
     register_transport,
 )
+from auditor.transports.known_hosts import lookup
 from auditor.transports.sshopts import (
     SshSettings,
     append_known_host,
+    known_hosts_name,
     mismatch_message,
     resolve_settings,
     unknown_host_message,
@@ -66,6 +69,21 @@ async def _in_thread(fn: Callable[[], T], on_orphan: Callable[[T], None] | None 
         if on_orphan is not None:
             fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() else on_orphan(f.result()))
         raise
+
+
+def _detach_pipe(chan: paramiko.Channel) -> None:
+    """Point the channel's buffers at plain events before closing it.
+
+    ``chan.fileno()`` makes paramiko signal arriving data through an OS pipe; ``close()`` closes that
+    pipe while the transport thread may still be feeding data (a truncated flood), and the feed's
+    write then fails with EBADF inside the transport thread, which kills the whole connection
+    (seen as "Socket exception: Bad file descriptor" and the next command's "connection lost").
+    Each buffer swaps its event under its own lock, so no feed can reach the pipe afterwards."""
+    for buffer in (chan.in_buffer, chan.in_stderr_buffer):
+        try:
+            buffer.set_event(threading.Event())
+        except AttributeError:  # a future paramiko without these buffers: nothing to detach
+            pass
 
 
 def _kill(chan: paramiko.Channel) -> None:
@@ -112,6 +130,22 @@ class _TrustAny(paramiko.MissingHostKeyPolicy):
         return None
 
 
+def _trust_known_keys(client: paramiko.SSHClient, s: SshSettings) -> None:
+    """Give ``client`` this host's keys from the known_hosts file. The file is parsed once per change
+    (known_hosts.py) instead of once per host by paramiko, which is quadratic on a first accept-new
+    scan; asyncssh's matcher also understands wildcards and negations. Revoked keys are left out;
+    CA lines are ignored, as paramiko always did."""
+    try:
+        hit = lookup(s.known_hosts_file, s.host, s.port)
+        keys, revoked = (hit[1][0], hit[1][2]) if hit else ([], [])
+        for key in keys:
+            if key not in revoked:
+                pkey = paramiko.PKey.from_type_string(key.get_algorithm(), key.public_data)
+                client.get_host_keys().add(known_hosts_name(s.host, s.port), pkey.get_name(), pkey)
+    except (OSError, ValueError, UnicodeDecodeError, paramiko.SSHException) as exc:
+        raise ConnectFailed(f"cannot read known_hosts file {s.known_hosts_file}: {exc}") from None
+
+
 class ParamikoTransport(Transport):
     shell = "sh"
 
@@ -127,11 +161,7 @@ class ParamikoTransport(Transport):
         if s.host_key_checking == "off":
             client.set_missing_host_key_policy(_TrustAny())
         else:
-            if os.path.exists(s.known_hosts_file):
-                try:
-                    client.get_host_keys().load(s.known_hosts_file)
-                except (OSError, paramiko.SSHException) as exc:
-                    raise ConnectFailed(f"cannot read known_hosts file {s.known_hosts_file}: {exc}") from None
+            _trust_known_keys(client, s)
             client.set_missing_host_key_policy(_AcceptNew(s) if s.host_key_checking == "accept-new" else _Strict(s))
         password = self.spec.password
         started = time.monotonic()
@@ -224,6 +254,7 @@ class ParamikoTransport(Transport):
             rc = chan.exit_status if chan.status_event.is_set() and chan.exit_status >= 0 else None
             return ExecResult(bytes(out), bytes(err), rc, False, (time.monotonic() - started) * 1000)
         finally:
+            _detach_pipe(chan)
             chan.close()  # also stops a runaway or timed-out command on the host
 
     async def run(self, script: str, timeout: float | None = None) -> ExecResult:

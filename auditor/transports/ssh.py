@@ -27,7 +27,7 @@ from auditor.transports.base import (
     bounded_append,
     register_transport,
 )
-from auditor.transports.known_hosts import read_known_hosts
+from auditor.transports.known_hosts import lookup
 from auditor.transports.sshopts import (
     SshSettings,
     append_known_host,
@@ -39,20 +39,12 @@ from auditor.transports.sshopts import (
 _SCRIPT_COMMAND = "sh -s"
 
 
-def _read_known_hosts(path: str) -> list[asyncssh.SSHKnownHosts] | None:
-    """The parsed known_hosts file (parsed once, then only appended lines: see known_hosts.py)."""
+def _lookup(path: str, host: str, port: int) -> tuple[asyncssh.SSHKnownHosts, tuple] | None:
+    """Where the known_hosts file names this host (parsed once, then only appended lines)."""
     try:
-        return read_known_hosts(path)
+        return lookup(path, host, port)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConnectFailed(f"cannot read known_hosts file {path}: {exc}") from None
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
 
 
 class _Session(asyncssh.SSHClientSession):
@@ -113,10 +105,9 @@ class SshTransport(Transport):
         """(known_hosts argument for asyncssh, whether to record the key after connecting)."""
         if s.host_key_checking == "off":
             return None, False
-        for known in _read_known_hosts(s.known_hosts_file) or []:
-            keys, ca_keys, *_ = known.match(s.host, s.host if _is_ip(s.host) else "", s.port)
-            if keys or ca_keys:
-                return known, False
+        hit = _lookup(s.known_hosts_file, s.host, s.port)
+        if hit is not None:
+            return hit[0], False
         if s.host_key_checking == "strict":
             return ([], [], []), False  # nothing trusted: any key is rejected
         return None, True  # accept-new: take the key, then write it down
