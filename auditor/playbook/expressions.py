@@ -67,17 +67,23 @@ def _strip_braces(source: str) -> str:
     return s
 
 
+def _expression_tree(source: str) -> nodes.Template:
+    """``result = <source>`` as a template, parsed the way ``Environment.compile_expression`` does."""
+    parser = Parser(ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+    expr.set_environment(ENV)
+    return nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+
+
 @lru_cache(maxsize=4096)
-def _names(source: str, bare: bool) -> frozenset[str] | None:
+def _names(source: str, bare: bool) -> frozenset[str]:
     """The names ``source`` loads (a superset of what it reads from the context: loop and ``set``
     variables are included, which is harmless). Only those are handed to Jinja2, which otherwise
     copies every name it is given into a new context per call. Taken from the parse tree:
     ``jinja2.meta.find_undeclared_variables`` runs a whole code generation to be exact."""
-    text = "{{ " + _strip_braces(source) + " }}" if bare else source
-    try:
-        tree = ENV.parse(text)
-    except TemplateError:  # compiles as an expression but not inside {{ }}: hand over everything
-        return None
+    tree = _expression_tree(_strip_braces(source)) if bare else ENV.parse(source)
     return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
 
 
@@ -85,10 +91,7 @@ def _used(source: str, bare: bool, context: dict[str, Any]) -> dict[str, Any]:
     """The environment's globals (range, dict, ...) and the context names ``source`` reads, in one
     plain dict that Jinja2 may use as is (``shared=True``): its own per-call merge goes through a
     ChainMap of the globals, which cost more than most expressions themselves."""
-    names = _names(source, bare)
-    if names is None:
-        return {**_GLOBALS, **context}
-    return {**_GLOBALS, **{name: context[name] for name in names if name in context}}
+    return {**_GLOBALS, **{name: context[name] for name in _names(source, bare) if name in context}}
 
 
 def _context(template: Template, names: dict[str, Any]) -> Context:
@@ -101,16 +104,6 @@ def _run(template: Template, names: dict[str, Any]) -> Context:
     for _ in template.root_render_func(context):
         pass
     return context
-
-
-def _expression_tree(source: str) -> nodes.Template:
-    """``result = <source>`` as a template, parsed the way ``Environment.compile_expression`` does."""
-    parser = Parser(ENV, source, state="variable")
-    expr = parser.parse_expression()
-    if not parser.stream.eos:
-        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
-    expr.set_environment(ENV)
-    return nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
 
 
 @lru_cache(maxsize=4096)

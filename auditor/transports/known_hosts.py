@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import asyncssh
 
+from auditor.transports.base import ConnectFailed
+
 
 @dataclass
 class _View:
@@ -64,9 +66,14 @@ def read_known_hosts(path: str) -> list[asyncssh.SSHKnownHosts] | None:
 
 def lookup(path: str, host: str, port: int) -> tuple[asyncssh.SSHKnownHosts, tuple] | None:
     """The first part of the file that names ``host``:``port`` (trusted keys or CAs), with asyncssh's
-    match result (host keys, CA keys, revoked keys, ...); None when the file does not name it."""
+    match result (host keys, CA keys, revoked keys, ...); None when the file does not name it.
+    A file that cannot be read or parsed is a ``ConnectFailed`` for the host."""
     address = host if _is_ip(host) else ""
-    for known in read_known_hosts(path) or []:
+    try:
+        parts = read_known_hosts(path) or []
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ConnectFailed(f"cannot read known_hosts file {path}: {exc}") from None
+    for known in parts:
         found = known.match(host, address, port)
         if found[0] or found[1]:
             return known, found

@@ -135,15 +135,15 @@ def _trust_known_keys(client: paramiko.SSHClient, s: SshSettings) -> None:
     (known_hosts.py) instead of once per host by paramiko, which is quadratic on a first accept-new
     scan; asyncssh's matcher also understands wildcards and negations. Revoked keys are left out;
     CA lines are ignored, as paramiko always did."""
-    try:
-        hit = lookup(s.known_hosts_file, s.host, s.port)
-        keys, revoked = (hit[1][0], hit[1][2]) if hit else ([], [])
-        for key in keys:
-            if key not in revoked:
+    hit = lookup(s.known_hosts_file, s.host, s.port)
+    keys, revoked = (hit[1][0], hit[1][2]) if hit else ([], [])
+    for key in keys:
+        if key not in revoked:
+            try:
                 pkey = paramiko.PKey.from_type_string(key.get_algorithm(), key.public_data)
-                client.get_host_keys().add(known_hosts_name(s.host, s.port), pkey.get_name(), pkey)
-    except (OSError, ValueError, UnicodeDecodeError, paramiko.SSHException) as exc:
-        raise ConnectFailed(f"cannot read known_hosts file {s.known_hosts_file}: {exc}") from None
+            except (ValueError, paramiko.SSHException):  # a key type paramiko does not know: as its loader, skip
+                continue
+            client.get_host_keys().add(known_hosts_name(s.host, s.port), pkey.get_name(), pkey)
 
 
 class ParamikoTransport(Transport):

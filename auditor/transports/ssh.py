@@ -9,7 +9,6 @@ stops running it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import time
 from typing import Any
@@ -37,14 +36,6 @@ from auditor.transports.sshopts import (
 )
 
 _SCRIPT_COMMAND = "sh -s"
-
-
-def _lookup(path: str, host: str, port: int) -> tuple[asyncssh.SSHKnownHosts, tuple] | None:
-    """Where the known_hosts file names this host (parsed once, then only appended lines)."""
-    try:
-        return lookup(path, host, port)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ConnectFailed(f"cannot read known_hosts file {path}: {exc}") from None
 
 
 class _Session(asyncssh.SSHClientSession):
@@ -105,7 +96,7 @@ class SshTransport(Transport):
         """(known_hosts argument for asyncssh, whether to record the key after connecting)."""
         if s.host_key_checking == "off":
             return None, False
-        hit = _lookup(s.known_hosts_file, s.host, s.port)
+        hit = lookup(s.known_hosts_file, s.host, s.port)
         if hit is not None:
             return hit[0], False
         if s.host_key_checking == "strict":

@@ -54,9 +54,7 @@ def _ssl_context(cert_validation: str, ca_trust_path: str | None, cert_pem: str 
 
 
 class NativeEngine(Engine):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self._client: WinrsClient | None = None
+    _client: WinrsClient | None = None  # set per instance when the session opens
 
     def _new_client(self) -> WinrsClient:
         o, spec = self.opts, self.spec

@@ -60,9 +60,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class PywinrmEngine(Engine):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self._proto: Protocol | None = None
+    _proto: Protocol | None = None  # set per instance when the session opens
 
     def _new_protocol(self) -> Protocol:
         o = self.opts
@@ -166,14 +164,12 @@ class PywinrmEngine(Engine):
 
     async def close(self, deadline: float) -> None:
         proto, shell_id = self._proto, self.shell_id
-        self.drop()
         if proto is None:
             return
-        self._proto = proto
         try:
             if shell_id is not None:
                 await self._call(lambda p: p.close_shell(shell_id, close_session=True), deadline)
             else:
                 proto.transport.close_session()
         finally:
-            self._proto = None
+            self.drop()

@@ -96,3 +96,14 @@ def test_append_after_a_last_line_without_newline(tmp_path: Path):
     append_known_host(str(path), "10.0.0.2", 22, KEYS[1])
     assert path.read_text().splitlines() == [f"10.0.0.1 {KEYS[0]}", f"10.0.0.2 {KEYS[1]}"]
     assert _trusted(path, "10.0.0.1") and _trusted(path, "10.0.0.2")
+
+
+def test_an_unreadable_file_is_one_clear_connect_error(tmp_path: Path):
+    from auditor.transports.base import ConnectFailed
+    from auditor.transports.known_hosts import lookup
+
+    path = tmp_path / "known_hosts"
+    path.write_bytes(b"10.0.0.1 \xff\xfe not text\n")
+    with pytest.raises(ConnectFailed, match="cannot read known_hosts file .*known_hosts"):
+        lookup(str(path), "10.0.0.1", 22)
+    assert lookup(str(tmp_path / "absent"), "10.0.0.1", 22) is None
