@@ -55,7 +55,9 @@ def profile(user: str, rid: int, *, wslconfig: str | None = None, written: str =
         p["Variants"] = ".wslconfig"
     if backup is not None:
         data = backup.replace("\n", "\r\n").encode()
-        p["WslConfigBackup"] = {"Name": "wslconfig-20261002T093000Z.bak", "LastWriteUtc": AFTER_VM, "Length": len(data),
+        # correction made after the first run: Windows' file copy keeps the source's last-write time, so the backup
+        # carries the time the OLD content was written (before the VM start), not the time of the backup
+        p["WslConfigBackup"] = {"Name": "wslconfig-20261002T093000Z.bak", "LastWriteUtc": BEFORE_VM, "Length": len(data),
                                 "Base64": b64(data)}
     if docker:
         settings = {"WslEngineEnabled": True, "VpnkitCIDR": "192.168.65.0/24", "HostNetworkingEnabled": False}
