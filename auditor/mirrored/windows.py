@@ -86,22 +86,22 @@ def _predict(cfg: Any, audit: dict[str, Any], policy: dict[str, Any], pkg: dict[
 def other_engines(prof: dict[str, Any], audit: dict[str, Any]) -> list[dict[str, str]]:
     """Container engines other than Docker Desktop that live in this user's WSL VM (their distros share its
     networking mode): Podman Desktop (podman-machine-* distros, gvproxy), Rancher Desktop (rancher-desktop)."""
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for d in as_list(prof.get("lxss_distros")):
         name = _lower(as_dict(d).get("name"))
         if name.startswith("podman-machine"):
-            found.setdefault("Podman Desktop", f"WSL distro {as_dict(d).get('name')}")
+            found.setdefault("Podman Desktop", []).append(f"WSL distro {as_dict(d).get('name')}")
         elif name.startswith("rancher-desktop"):
-            found.setdefault("Rancher Desktop", f"WSL distro {as_dict(d).get('name')}")
+            found.setdefault("Rancher Desktop", []).append(f"WSL distro {as_dict(d).get('name')}")
     acct = _lower(prof.get("account"))
     for p in as_list(audit.get("processes")):
         p = as_dict(p)
         if acct and _lower(p.get("user")) == acct:
             if _lower(p.get("name")) in ("gvproxy", "win-sshproxy", "podman desktop"):
-                found.setdefault("Podman Desktop", f"process {p.get('name')}")
+                found.setdefault("Podman Desktop", []).append(f"process {p.get('name')}")
             elif _lower(p.get("name")) in ("rancher desktop", "host-switch"):
-                found.setdefault("Rancher Desktop", f"process {p.get('name')}")
-    return [{"engine": k, "evidence": v} for k, v in sorted(found.items())]
+                found.setdefault("Rancher Desktop", []).append(f"process {p.get('name')}")
+    return [{"engine": k, "evidence": ", ".join(v)} for k, v in sorted(found.items())]
 
 
 def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[str, Any], pkg: dict[str, Any]) -> dict[str, Any]:
