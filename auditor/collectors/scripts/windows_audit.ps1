@@ -127,7 +127,7 @@ $out = [ordered]@{
                          AllowNetworkingModeUserSetting = RV $pol 'AllowNetworkingModeUserSetting'
                          AllowFirewallUserSetting = RV $pol 'AllowFirewallUserSetting'
                          AllowWSL = RV $pol 'AllowWSL'; AllowInboxWSL = RV $pol 'AllowInboxWSL' }
-    Service = @(Get-Service -Name WSLService, LxssManager -ErrorAction SilentlyContinue |
+    Service = @(Get-Service -Name 'WSLService', 'LxssManager' -ErrorAction SilentlyContinue |
                 ForEach-Object { [ordered]@{ Name = $_.Name; Status = $_.Status.ToString(); StartType = $_.StartType.ToString() } }) }
   wslVersion = $wslVersion
   profiles = $profiles
