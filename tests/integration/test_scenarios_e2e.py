@@ -34,8 +34,8 @@ def _audit(scenarios, enabled: set[str], tmp: Path):
 def test_library_covers_every_verdict_and_trap():
     win = {s.expect.verdict for s in LIBRARY if s.platform == "windows"}
     edge = {s.expect.verdict for s in LIBRARY if s.platform == "edge"}
-    assert {"CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_LATENT", "HEALTHY_NAT",
-            "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER", "INCONCLUSIVE"} <= win
+    assert {"CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_MIRRORED_ENGINE", "AT_RISK_LATENT",
+            "PUBLISH_BROKEN_OTHER_CAUSE", "HEALTHY_NAT", "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER", "INCONCLUSIVE"} <= win
     assert {"EDGE_NO_LAN_VISIBILITY", "EDGE_NOT_HOST_NETWORK", "EDGE_WSL_NAT", "EDGE_OK", "INCONCLUSIVE"} <= edge
     names = {s.name for s in LIBRARY}
     for trap in ("utf16-bom", "duplicate-keys", "semicolon-comment", "wrong-section", "policy-nat", "windows10",
