@@ -61,7 +61,10 @@ def select_edge(inspect: list[dict[str, Any]], variables: dict[str, Any]) -> tup
 
 
 def _net_for(cid: str, nets: dict[str, Any]) -> dict[str, Any] | None:
-    return as_dict(nets.get(cid)) or next((as_dict(v) for k, v in nets.items() if k.startswith(cid) or cid.startswith(k)), None)
+    exact = as_dict(nets.get(cid))
+    if exact:
+        return exact
+    return next((as_dict(v) for k, v in nets.items() if k.startswith(cid) or cid.startswith(k)), None)
 
 
 @register_deriver("mirrored.edge")

@@ -8,6 +8,7 @@ deriver parses them with the WSL-faithful parser together with policy and build.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 
@@ -53,6 +54,10 @@ def _json_b64(value: Any, what: str) -> Any:
     return load_json(decode_output(data), what)
 
 
+def _settings_doc(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    return dk.desktop_settings(_json_b64(entry.get("Base64"), name), name)
+
+
 def tcp_rows(doc: Any) -> list[dict[str, Any]]:
     """Get-NetTCPConnection rows (bare object or array; State name or number)."""
     rows = []
@@ -82,7 +87,7 @@ def _profile(p: dict[str, Any]) -> dict[str, Any]:
     for s in as_list(p.get("DockerSettings")):
         s = as_dict(s)
         name = to_str(s.get("Name")) or "settings-store.json"
-        parsed, err = _try(lambda s=s, name=name: dk.desktop_settings(_json_b64(s.get("Base64"), name), name))
+        parsed, err = _try(functools.partial(_settings_doc, s, name))
         settings.append({"name": name, "last_write_utc": to_str(s.get("LastWriteUtc")), "settings": parsed,
                          "error": err or to_str(s.get("Error"))})
     distros = []
@@ -125,7 +130,7 @@ def _docker(doc: Any) -> dict[str, Any]:
         text = to_str(d.get(key.capitalize()))
         if text is None:
             continue
-        value, err = _try(lambda fn=fn, text=text: fn(text))
+        value, err = _try(functools.partial(fn, text))
         out[key] = value
         if err:
             out["parse_errors"][key] = err

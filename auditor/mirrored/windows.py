@@ -191,7 +191,8 @@ def relevant_profile(audit: dict[str, Any], analysed: dict[str, dict[str, Any]])
     """W-CFG-04: whose .wslconfig decides Docker Desktop's networking (the user running Docker Desktop)."""
     profiles = [p for p in as_list(audit.get("profiles")) if isinstance(p, dict)]
     owner = _dd_owner(audit)
-    base = {"status": "none", "user": None, "sid": None, "path": None, "dd_owner": owner, "reason": "", "candidates": []}
+    base: dict[str, Any] = {"status": "none", "user": None, "sid": None, "path": None, "dd_owner": owner, "reason": "",
+                            "candidates": []}
     if owner:
         prof = _match_profile(profiles, owner)
         if prof is not None:

@@ -107,8 +107,8 @@ class _Ctx:
             and not self.dd.get("windows_containers")
         self.who = _short(self.rel.get("account") or self.rel.get("user")) or "the Docker Desktop user"
         self.base = "medium" if self.rel.get("identified") else "low"
-        self.rel_cfg = next((c for c in as_list(f.get("profile_configs")) if c.get("sid") == self.rel.get("sid")), {}) \
-            if self.rel.get("sid") else {}
+        self.rel_cfg: dict[str, Any] = next((c for c in as_list(f.get("profile_configs")) if c.get("sid") == self.rel.get("sid")),
+                                            {}) if self.rel.get("sid") else {}
         self.next_mode = self.rel.get("effective_mode") or ("nat" if self.rel.get("identified") else None)
         self.live, self.live_source = self._live()
         self.missing = as_list(self.pub.get("missing")) if self.pub.get("docker_reachable") else []
@@ -252,7 +252,7 @@ def decide(f: dict[str, Any]) -> Decision:  # noqa: C901 - the rules, in order
         who = _short(e.get("account") or e.get("user"))
         names = "; ".join(f"{x['engine']} ({x.get('evidence')}) for {_short(x.get('account') or x.get('user'))}" for x in risky)
         edit = {"account": e.get("account"), "path": e.get("path")}
-        prof = next((p for p in as_list(f.get("profile_configs")) if p.get("account") == e.get("account")), {})
+        prof: dict[str, Any] = next((p for p in as_list(f.get("profile_configs")) if p.get("account") == e.get("account")), {})
         return Decision("AT_RISK_MIRRORED_ENGINE", c.base if e.get("evidence", "").startswith("WSL distro") else "medium",
                         ["W-ENG-01", "W-CFG-02", "W-WSL-03"],
                         f"{names}: the engine runs in {who}'s WSL VM, which is in mirrored mode; its published ports can lose "

@@ -101,7 +101,7 @@ def audit_doc(*, build: str = "22631", ubr: int = 4460, install: str = "Client",
     services = [{"Name": "WSLService", "Status": 4, "StartType": 2}] if msi else []
     if lxss_service:
         services.append({"Name": "LxssManager", "Status": 4, "StartType": 3})
-    pol = {"DefaultNetworkingMode": None, "AllowNetworkingModeUserSetting": None, "AllowFirewallUserSetting": None,
+    pol: dict[str, int | None] = {"DefaultNetworkingMode": None, "AllowNetworkingModeUserSetting": None, "AllowFirewallUserSetting": None,
            "AllowWSL": None, "AllowInboxWSL": None}
     pol.update(policy or {})
     return {

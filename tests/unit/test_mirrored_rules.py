@@ -40,14 +40,14 @@ def facts(**changes: Any) -> dict[str, Any]:
     return f
 
 
-NAT = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__started_mode": "nat",
+NAT: dict[str, Any] = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__started_mode": "nat",
        "mirrored_profiles": [], "effective_mirrored_profiles": []}
-WIN10 = {"relevant__effective_mode": "nat", "relevant__mode_source": "fallback", "pending_restart__started_mode": "nat",
+WIN10: dict[str, Any] = {"relevant__effective_mode": "nat", "relevant__mode_source": "fallback", "pending_restart__started_mode": "nat",
          "relevant__adjustments": [{"setting": "wsl2.networkingMode", "reason": "Windows 10 (build 19045.5011) never supports mirrored"}]}
-POLICY = {"relevant__configured_mode": None, "relevant__mode_source": "policy", "wsl_policy__allow_networking_mode_user_setting": 0}
-PENDING_UNKNOWN = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__pending": True,
+POLICY: dict[str, Any] = {"relevant__configured_mode": None, "relevant__mode_source": "policy", "wsl_policy__allow_networking_mode_user_setting": 0}
+PENDING_UNKNOWN: dict[str, Any] = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__pending": True,
                    "pending_restart__started_mode": None}
-PENDING_MIRRORED = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__pending": True}
+PENDING_MIRRORED: dict[str, Any] = {"relevant__configured_mode": None, "relevant__effective_mode": "nat", "pending_restart__pending": True}
 
 
 @pytest.mark.parametrize("changes, verdict, fix", [
