@@ -26,6 +26,8 @@ VERDICT_STYLE = {
     "CONFLICT_CONFIRMED": "bold red",
     "AT_RISK_MIRRORED_DOCKER": "red",
     "AT_RISK_LATENT": "yellow",
+    "AT_RISK_MIRRORED_ENGINE": "red",
+    "PUBLISH_BROKEN_OTHER_CAUSE": "magenta",
     "EDGE_NO_LAN_VISIBILITY": "bold red",
     "EDGE_NOT_HOST_NETWORK": "yellow",
     "EDGE_WSL_NAT": "yellow",

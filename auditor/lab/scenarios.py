@@ -25,8 +25,9 @@ from auditor.playbook.yamlpos import read_positioned_file, validation_error
 
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
 MAX_SCENARIO_BYTES = 1024 * 1024
-WINDOWS_VERDICTS = ("CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_LATENT", "HEALTHY_NAT",
-                    "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER", "INCONCLUSIVE")
+WINDOWS_VERDICTS = ("CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_MIRRORED_ENGINE", "AT_RISK_LATENT",
+                    "PUBLISH_BROKEN_OTHER_CAUSE", "HEALTHY_NAT", "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER",
+                    "INCONCLUSIVE")
 EDGE_VERDICTS = ("EDGE_NO_LAN_VISIBILITY", "EDGE_NOT_HOST_NETWORK", "EDGE_WSL_NAT", "EDGE_OK", "INCONCLUSIVE")
 _PORT = re.compile(r"^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?P<host>\d{1,5}):(?P<cport>\d{1,5})(?:/(?P<proto>tcp|udp))?$")
 
@@ -53,7 +54,8 @@ class FaultSpec(_Strict):
 
 class WslSpec(_Strict):
     version: Optional[str] = "2.6.1.0"     # MSI package version; null = inbox WSL only
-    policy: dict[Literal["DefaultNetworkingMode", "AllowNetworkingModeUserSetting", "AllowFirewallUserSetting"], int] = {}
+    policy: dict[Literal["DefaultNetworkingMode", "AllowNetworkingModeUserSetting", "AllowFirewallUserSetting",
+                         "AllowWSL", "AllowInboxWSL"], int] = {}
 
 
 class VmSpec(_Strict):
@@ -81,6 +83,12 @@ class UserSpec(_Strict):
     loaded: bool = True
     logged_on: bool = True
     vm: Optional[VmSpec] = None
+    # the file before its last change (wslconfig_modified_minutes_ago): a VM started before that change read it
+    previous_wslconfig: Optional[str] = None
+    previous_modified_minutes_ago: int = Field(30 * 24 * 60, ge=0)
+    previous_backup: bool = False          # `auditor remediate` left wslconfig-<stamp>.bak with the previous content
+    processes: list[str] = []              # other processes of this user, e.g. gvproxy (Podman Desktop)
+    distro_engine: Optional[str] = None    # Docker Engine version inside the user's default WSL distro
 
 
 class ContainerSpec(_Strict):
@@ -88,6 +96,7 @@ class ContainerSpec(_Strict):
     image: str = "nginx:alpine"
     ports: list[str] = []
     labels: dict[str, str] = {}
+    network_mode: str = "bridge"
 
     @field_validator("ports")
     @classmethod
@@ -107,6 +116,7 @@ class DockerDesktopSpec(_Strict):
     admin_settings: Optional[dict[str, Any]] = None
     probe_image_present: bool = True
     containers: list[ContainerSpec] = []
+    unforwarded_ports: list[int] = []      # com.docker.backend cannot listen there (e.g. a Windows excluded port range)
 
 
 class ListenerSpec(_Strict):
@@ -161,6 +171,8 @@ class EdgeSpec(_Strict):
     wsl: Optional[Literal["nat", "mirrored"]] = None
     lan: LanSpec = LanSpec()
     containers: list[EdgeContainerSpec] = []
+    rootless: bool = False                 # rootless Docker Engine (host mode = RootlessKit's namespace)
+    dd_subnet: str = Field("192.168.65.0/24", pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$")   # Docker Desktop's VpnkitCIDR
 
 
 class Scenario(_Strict):

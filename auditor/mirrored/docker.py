@@ -94,6 +94,8 @@ def info_doc(doc: Any) -> dict[str, Any]:
         "server_version": to_str(doc.get("ServerVersion")),
         "labels": labels,
         "errors": [str(e) for e in as_list(doc.get("ServerErrors")) if isinstance(e, str)],
+        "security_options": [str(o) for o in as_list(doc.get("SecurityOptions")) if isinstance(o, str)][:20],
+        "rootless": any(str(o).split(",")[0].strip() == "name=rootless" for o in as_list(doc.get("SecurityOptions"))),
         "is_docker_desktop": (osname or "").lower().startswith("docker desktop")
         or name == "docker-desktop"
         or any(lbl.startswith("com.docker.desktop.address=") for lbl in labels),
@@ -191,6 +193,7 @@ def admin_settings(doc: Any) -> dict[str, Any]:
         "port_binding_behavior": _admin_value(doc, "portBindingBehavior"),
         "default_networking_mode": _admin_value(doc, "defaultNetworkingMode"),  # Docker's IP family, not WSL's
         "expose_docker_api_on_tcp_2375": _admin_value(doc, "exposeDockerAPIOnTCP2375"),
+        "host_networking_enabled": _admin_value(doc, "hostNetworkingEnabled"),
         "locked_keys": sorted(k for k, v in _flatten_locked(doc)),
     }
 

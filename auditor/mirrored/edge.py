@@ -42,6 +42,7 @@ def engine(facts: dict[str, Any]) -> dict[str, Any]:
             "name": info.get("name"), "kernel": info.get("kernel") or ver.get("kernel"),
             "server_version": ver.get("server_version") or info.get("server_version"),
             "desktop_version": ver.get("desktop_version"), "evidence": evidence,
+            "rootless": bool(info.get("rootless")) and not is_dd,
             "errors": info.get("errors", [])}
 
 
@@ -60,7 +61,10 @@ def select_edge(inspect: list[dict[str, Any]], variables: dict[str, Any]) -> tup
 
 
 def _net_for(cid: str, nets: dict[str, Any]) -> dict[str, Any] | None:
-    return as_dict(nets.get(cid)) or next((as_dict(v) for k, v in nets.items() if k.startswith(cid) or cid.startswith(k)), None)
+    exact = as_dict(nets.get(cid))
+    if exact:
+        return exact
+    return next((as_dict(v) for k, v in nets.items() if k.startswith(cid) or cid.startswith(k)), None)
 
 
 @register_deriver("mirrored.edge")
@@ -75,7 +79,7 @@ def derive_edge(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str, A
     lan = [a for r in host_ifaces if as_dict(r).get("ifname") == gw_dev for a in ipv4_addrs([r])] or [
         a for r in host_ifaces if not _BRIDGE_IF.match(str(as_dict(r).get("ifname") or "")) for a in ipv4_addrs([r])]
     # The Docker Desktop subnet: configured on the host when we can read it; the documented default otherwise.
-    subnet = str(variables.get("docker_desktop_subnet") or DEFAULT_DD_SUBNET)
+    subnet = str(variables.get("docker_desktop_subnet") or as_dict(facts.get("dd_settings")).get("vpnkit_cidr") or DEFAULT_DD_SUBNET)
     inspect = [c for c in as_list(facts.get("docker_inspect")) if isinstance(c, dict)]
     selected, rule = select_edge(inspect, variables)
     nets = as_dict(facts.get("container_net"))

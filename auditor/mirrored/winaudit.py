@@ -8,6 +8,7 @@ deriver parses them with the WSL-faithful parser together with policy and build.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 
@@ -53,6 +54,10 @@ def _json_b64(value: Any, what: str) -> Any:
     return load_json(decode_output(data), what)
 
 
+def _settings_doc(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    return dk.desktop_settings(_json_b64(entry.get("Base64"), name), name)
+
+
 def tcp_rows(doc: Any) -> list[dict[str, Any]]:
     """Get-NetTCPConnection rows (bare object or array; State name or number)."""
     rows = []
@@ -73,11 +78,16 @@ def _profile(p: dict[str, Any]) -> dict[str, Any]:
     if isinstance(wc, dict):
         wslconfig = {"base64": to_str(wc.get("Base64")), "length": to_int(wc.get("Length")),
                      "last_write_utc": to_str(wc.get("LastWriteUtc")), "error": to_str(wc.get("Error"))}
+    bk = p.get("WslConfigBackup")
+    backup = None
+    if isinstance(bk, dict):
+        backup = {"name": to_str(bk.get("Name")), "base64": to_str(bk.get("Base64")), "length": to_int(bk.get("Length")),
+                  "last_write_utc": to_str(bk.get("LastWriteUtc")), "error": to_str(bk.get("Error"))}
     settings = []
     for s in as_list(p.get("DockerSettings")):
         s = as_dict(s)
         name = to_str(s.get("Name")) or "settings-store.json"
-        parsed, err = _try(lambda s=s, name=name: dk.desktop_settings(_json_b64(s.get("Base64"), name), name))
+        parsed, err = _try(functools.partial(_settings_doc, s, name))
         settings.append({"name": name, "last_write_utc": to_str(s.get("LastWriteUtc")), "settings": parsed,
                          "error": err or to_str(s.get("Error"))})
     distros = []
@@ -96,6 +106,7 @@ def _profile(p: dict[str, Any]) -> dict[str, Any]:
         "loaded": bool(to_bool(p.get("Loaded"))),
         "last_use_utc": to_str(p.get("LastUseUtc")),
         "wslconfig": wslconfig,
+        "wslconfig_backup": backup,
         "variants": [str(v) for v in as_list(p.get("Variants")) if isinstance(v, str)],
         "docker_settings": settings,
         "lxss_default": to_str(p.get("LxssDefault")),
@@ -119,7 +130,7 @@ def _docker(doc: Any) -> dict[str, Any]:
         text = to_str(d.get(key.capitalize()))
         if text is None:
             continue
-        value, err = _try(lambda fn=fn, text=text: fn(text))
+        value, err = _try(functools.partial(fn, text))
         out[key] = value
         if err:
             out["parse_errors"][key] = err
@@ -165,7 +176,8 @@ def audit_doc(doc: Any) -> dict[str, Any]:
             "install_location": to_str(wsl.get("MsiInstallLocation")),
             "policy": {"default_networking_mode": to_int(policy.get("DefaultNetworkingMode")),
                        "allow_networking_mode_user_setting": to_int(policy.get("AllowNetworkingModeUserSetting")),
-                       "allow_firewall_user_setting": to_int(policy.get("AllowFirewallUserSetting"))},
+                       "allow_firewall_user_setting": to_int(policy.get("AllowFirewallUserSetting")),
+                       "allow_wsl": to_int(policy.get("AllowWSL")), "allow_inbox_wsl": to_int(policy.get("AllowInboxWSL"))},
             "services": [{"name": to_str(as_dict(s).get("Name")),
                           "status": enum_name(as_dict(s).get("Status"), SERVICE_STATUS),
                           "start_type": enum_name(as_dict(s).get("StartType"), START_TYPES)}
@@ -229,8 +241,11 @@ def user_context_doc(doc: Any) -> dict[str, Any]:
     info = wslinfo_text("\n".join(sections.get("wslinfo", [])))
     dd_ifaces = oneline_rows("\n".join(sections.get("docker-desktop", [])))
     cleanup = as_dict(d.get("Cleanup"))
+    engine_lines = [ln.strip() for ln in sections.get("engine", []) if ln.strip()]
+    engine = next((m.group(0) for ln in engine_lines if (m := re.match(r"^\d+\.\d+(?:\.\d+)?\S*$", ln))), None)
     return {
         "user": to_str(d.get("User")), "ran": bool(to_bool(d.get("Ran"))), "error": to_str(d.get("Error")),
+        "distro_engine_version": engine, "distro_engine_raw": " ".join(engine_lines)[:300] or None,
         "task_name": to_str(d.get("TaskName")), "task_result": to_int(d.get("TaskResult")),
         "mode": info["mode"], "wslinfo_raw": info["raw"] if info["available"] else None,
         "docker_desktop_ifaces": dd_ifaces,

@@ -34,6 +34,7 @@ EVENT_KINDS = (
 )
 MIN_WSL_FOR_DD = "2.1.5"         # Docker Desktop 4.42+ (docker/docs release notes)
 MIN_WSL_PORT_FIX = "2.0.14"      # "Allow port binds from different network namespaces" (WSL 2.0.14)
+MIN_ENGINE_MIRRORED_FIX = "27.3"  # moby#48514 (27.x backport of moby#48075); exact first release unverified (domain.md 2.1)
 
 
 def _lower(s: Any) -> str:
@@ -52,8 +53,9 @@ def wsl_package(audit: dict[str, Any]) -> dict[str, Any]:
             break
     else:
         source, version = None, None
+    inbox = version is None and any(_lower(as_dict(x).get("name")) == "lxssmanager" for x in as_list(wsl.get("services")))
     return {"installed": version is not None, "version": version, "source": source,
-            "kernel": wv.get("kernel"),
+            "inbox_only": inbox, "kernel": wv.get("kernel"),
             "below_docker_minimum": older_than(version, MIN_WSL_FOR_DD) if version else None,
             "below_port_fix": older_than(version, MIN_WSL_PORT_FIX) if version else None,
             "is_2_9": same_minor(version, "2.9") if version else False}
@@ -62,17 +64,48 @@ def wsl_package(audit: dict[str, Any]) -> dict[str, Any]:
 def wsl_policy(audit: dict[str, Any]) -> dict[str, Any]:
     p = as_dict(as_dict(audit.get("wsl")).get("policy"))
     default, allow = p.get("default_networking_mode"), p.get("allow_networking_mode_user_setting")
+    raw = {"DefaultNetworkingMode": default, "AllowNetworkingModeUserSetting": allow,
+           "AllowFirewallUserSetting": p.get("allow_firewall_user_setting"),
+           "AllowWSL": p.get("allow_wsl"), "AllowInboxWSL": p.get("allow_inbox_wsl")}
     return {"default_networking_mode": default, "allow_networking_mode_user_setting": allow,
             "allow_firewall_user_setting": p.get("allow_firewall_user_setting"),
+            "allow_wsl": p.get("allow_wsl"), "allow_inbox_wsl": p.get("allow_inbox_wsl"),
             "nat_enforced": allow == 0 and default in (None, 1),
             "forces_mirrored": default == 3,
-            "raw": {"DefaultNetworkingMode": default, "AllowNetworkingModeUserSetting": allow,
-                    "AllowFirewallUserSetting": p.get("allow_firewall_user_setting")}}
+            "user_setting_blocked": allow == 0,
+            "raw": raw}
 
 
-def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[str, Any], wsl_version: str | None) -> dict[str, Any]:
-    """One profile: parsed .wslconfig, effective prediction, file problems (W-CFG-01), key issues (W-CFG-03)."""
+def _predict(cfg: Any, audit: dict[str, Any], policy: dict[str, Any], pkg: dict[str, Any]) -> Any:
     os_ = as_dict(audit.get("os"))
+    return effective_settings(cfg, policy=policy["raw"], windows_build=to_int(os_.get("build")), ubr=to_int(os_.get("ubr")),
+                              ipv6_disabled_components=os_.get("ipv6_disabled_components"), wsl_version=pkg.get("version"),
+                              installation_type=os_.get("installation_type"), inbox_only=bool(pkg.get("inbox_only")))
+
+
+def other_engines(prof: dict[str, Any], audit: dict[str, Any]) -> list[dict[str, str]]:
+    """Container engines other than Docker Desktop that live in this user's WSL VM (their distros share its
+    networking mode): Podman Desktop (podman-machine-* distros, gvproxy), Rancher Desktop (rancher-desktop)."""
+    found: dict[str, list[str]] = {}
+    for d in as_list(prof.get("lxss_distros")):
+        name = _lower(as_dict(d).get("name"))
+        if name.startswith("podman-machine"):
+            found.setdefault("Podman Desktop", []).append(f"WSL distro {as_dict(d).get('name')}")
+        elif name.startswith("rancher-desktop"):
+            found.setdefault("Rancher Desktop", []).append(f"WSL distro {as_dict(d).get('name')}")
+    acct = _lower(prof.get("account"))
+    for p in as_list(audit.get("processes")):
+        p = as_dict(p)
+        if acct and _lower(p.get("user")) == acct:
+            if _lower(p.get("name")) in ("gvproxy", "win-sshproxy", "podman desktop"):
+                found.setdefault("Podman Desktop", []).append(f"process {p.get('name')}")
+            elif _lower(p.get("name")) in ("rancher desktop", "host-switch"):
+                found.setdefault("Rancher Desktop", []).append(f"process {p.get('name')}")
+    return [{"engine": k, "evidence": ", ".join(v)} for k, v in sorted(found.items())]
+
+
+def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[str, Any], pkg: dict[str, Any]) -> dict[str, Any]:
+    """One profile: parsed .wslconfig, effective prediction, file problems (W-CFG-01), key issues (W-CFG-03)."""
     wc = as_dict(prof.get("wslconfig"))
     path = (prof.get("path") or "%USERPROFILE%").rstrip("\\") + "\\.wslconfig"
     out: dict[str, Any] = {"user": prof.get("user"), "account": prof.get("account"), "sid": prof.get("sid"),
@@ -103,12 +136,16 @@ def analyse_profile(prof: dict[str, Any], audit: dict[str, Any], policy: dict[st
         out["warnings"] = [w.to_dict() for w in cfg.warnings]
         out["issues"] = _key_issues(cfg)
         out["lines"] = list(d.lines)  # [{n, text}]: the report draws the file with line numbers
-    eff = effective_settings(cfg, policy=policy["raw"], windows_build=to_int(os_.get("build")), ubr=to_int(os_.get("ubr")),
-                             ipv6_disabled_components=os_.get("ipv6_disabled_components"), wsl_version=wsl_version,
-                             installation_type=os_.get("installation_type"))
+    eff = _predict(cfg, audit, policy, pkg)
     out.update(effective_mode=eff.mode, mode_source=eff.mode_source, ignored_ports=list(eff.ignored_ports),
                adjustments=[a.to_dict() for a in eff.adjustments], unknowns=list(eff.unknowns),
-               predicted_wsl_warnings=list(eff.wsl_warnings))
+               predicted_wsl_warnings=list(eff.wsl_warnings), blocked=eff.blocked,
+               engines=other_engines(prof, audit), backup_mode=None, backup_write_utc=None, backup_name=None)
+    bk = as_dict(prof.get("wslconfig_backup"))
+    bk_data = b64bytes(bk.get("base64")) if bk else None
+    if bk_data is not None:
+        old = _predict(parse_wslconfig(bk_data, path=path), audit, policy, pkg)
+        out.update(backup_mode=old.mode, backup_write_utc=bk.get("last_write_utc"), backup_name=bk.get("name"))
     return out
 
 
@@ -154,7 +191,8 @@ def relevant_profile(audit: dict[str, Any], analysed: dict[str, dict[str, Any]])
     """W-CFG-04: whose .wslconfig decides Docker Desktop's networking (the user running Docker Desktop)."""
     profiles = [p for p in as_list(audit.get("profiles")) if isinstance(p, dict)]
     owner = _dd_owner(audit)
-    base = {"status": "none", "user": None, "sid": None, "path": None, "dd_owner": owner, "reason": "", "candidates": []}
+    base: dict[str, Any] = {"status": "none", "user": None, "sid": None, "path": None, "dd_owner": owner, "reason": "",
+                            "candidates": []}
     if owner:
         prof = _match_profile(profiles, owner)
         if prof is not None:
@@ -210,7 +248,8 @@ def docker_desktop(audit: dict[str, Any], rel_prof: dict[str, Any] | None) -> di
         evidence.append("Docker Desktop is switched to Windows containers")
     pbb = as_dict(admin.get("port_binding_behavior")).get("value")
     version = un.get("display_version") or ver.get("desktop_version")
-    hostnet = user_settings.get("host_networking_enabled")
+    admin_hostnet = as_dict(admin.get("host_networking_enabled"))
+    hostnet = admin_hostnet.get("value") if admin_hostnet.get("locked") else user_settings.get("host_networking_enabled")
     return {
         "installed": installed, "version": version, "install_location": un.get("install_location"),
         "platform": ver.get("platform"), "running": running,
@@ -287,15 +326,31 @@ def hotspots(audit: dict[str, Any], ports: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+def _utc(value: Any) -> str:
+    """ISO-8601 UTC as PowerShell writes it, cut to seconds so strings compare in time order."""
+    return str(value or "")[:19]
+
+
 def pending_restart(audit: dict[str, Any], rel: dict[str, Any] | None) -> dict[str, Any]:
-    """W-CFG-05: .wslconfig written after the (only) WSL VM started => not applied yet."""
+    """W-CFG-05: .wslconfig written after the (only) WSL VM started => not applied yet; and the mode the running
+    VM started with, when it is known: the file unchanged since the start (the prediction applies), or changed
+    after it with auditor's backup of the earlier file (written before the start) showing what the VM read."""
     vms = [p for p in as_list(audit.get("processes")) if as_dict(p).get("name") in ("vmmemWSL", "vmmem")]
-    written = (rel or {}).get("last_write_utc")
-    out = {"vm_running": bool(vms), "vm_count": len(vms), "vm_start_utc": None, "file_write_utc": written, "pending": False,
-           "note": ""}
-    if len(vms) == 1 and vms[0].get("start_utc") and written:
-        out["vm_start_utc"] = vms[0]["start_utc"]
-        out["pending"] = str(written) > str(vms[0]["start_utc"])   # ISO-8601 UTC strings compare in time order
+    rel = rel or {}
+    written = rel.get("last_write_utc")
+    out: dict[str, Any] = {"vm_running": bool(vms), "vm_count": len(vms), "vm_start_utc": None, "file_write_utc": written,
+                           "pending": False, "started_mode": None, "started_mode_source": None, "note": ""}
+    if len(vms) == 1 and vms[0].get("start_utc"):
+        start = vms[0]["start_utc"]
+        out["vm_start_utc"] = start
+        out["pending"] = bool(written) and _utc(written) > _utc(start)
+        if not out["pending"]:
+            out["started_mode"], out["started_mode_source"] = rel.get("effective_mode"), "the .wslconfig is unchanged since the VM started"
+        elif rel.get("backup_mode") and _utc(rel.get("backup_write_utc")) <= _utc(start):
+            out["started_mode"] = rel["backup_mode"]
+            out["started_mode_source"] = f"the backup {rel.get('backup_name')} holds the file as it was when the VM started"
+        else:
+            out["note"] = "the .wslconfig changed after the VM started: the running VM's mode is not known"
     elif len(vms) > 1:
         out["note"] = "several WSL VMs run (one per user); cannot tell which belongs to the relevant user"
     return out
@@ -353,7 +408,8 @@ def _defaults() -> dict[str, Any]:
             "effective_mode": None, "profile": None,
             "lines": [], "warnings": []}, "mirrored_profiles": [], "docker_desktop": {}, "published_ports": {},
             "wsl_warnings": {}, "hotspots": [], "pending_restart": {}, "ignored_ports": {}, "probe_result": None,
-            "effective_observed": None}
+            "effective_observed": None, "effective_mirrored_profiles": [], "host_network_containers": {}, "engines": [],
+            "fix": {"kind": "none", "edits": [], "user": None}}
 
 
 @register_deriver("mirrored.windows")
@@ -383,7 +439,7 @@ def derive_windows(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str
     analysed = {}
     for prof in as_list(audit.get("profiles")):
         if isinstance(prof, dict):
-            analysed[prof.get("sid") or ""] = analyse_profile(prof, audit, policy, pkg["version"])
+            analysed[prof.get("sid") or ""] = analyse_profile(prof, audit, policy, pkg)
     configs = list(analysed.values())
     out["profile_configs"] = configs
     out["wslconfig_files"] = [{"user": c["user"], "path": c["path"], "encoding": c["encoding"], "size": c["size"],
@@ -391,6 +447,7 @@ def derive_windows(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str
                               for c in configs if c["has_wslconfig"] or c["file_problems"]]
     out["wslconfig_issues"] = [{"user": c["user"], "path": c["path"], **i} for c in configs for i in c["issues"]]
     out["mirrored_profiles"] = [c["user"] for c in configs if c["configured_mode"] == "mirrored"]
+    out["effective_mirrored_profiles"] = [c["user"] for c in configs if c["effective_mode"] == "mirrored"]
     rel = relevant_profile(audit, analysed)
     rel_cfg = analysed.get(rel.get("sid") or "\0") if rel.get("sid") is not None else None
     rel_prof = next((p for p in as_list(audit.get("profiles")) if as_dict(p).get("sid") == rel.get("sid")), None) if rel_cfg else None
@@ -402,6 +459,8 @@ def derive_windows(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str
                        "adjustments": rel_cfg["adjustments"] if rel_cfg else [],
                        "lines": rel_cfg["lines"] if rel_cfg else [],
                        "warnings": rel_cfg["warnings"] if rel_cfg else [],
+                       "blocked": rel_cfg["blocked"] if rel_cfg else None,
+                       "account": rel_cfg["account"] if rel_cfg else None,
                        "identified": rel["status"] in ("owner", "single-candidate")}
     dd = docker_desktop(audit, rel_prof)
     out["docker_desktop"] = dd
@@ -422,5 +481,46 @@ def derive_windows(facts: dict[str, Any], variables: dict[str, Any]) -> dict[str
     if isinstance(uc, dict):
         out["effective_observed"] = {"user": uc.get("user"), "mode": uc.get("mode"), "ran": uc.get("ran"),
                                      "error": uc.get("error"), "loopback0": uc.get("docker_desktop_loopback0"),
-                                     "cleanup": uc.get("cleanup")}
+                                     "cleanup": uc.get("cleanup"), "distro_engine_version": uc.get("distro_engine_version"),
+                                     "distro_engine_raw": uc.get("distro_engine_raw")}
+    out["host_network_containers"] = host_network_containers(audit, dd)
+    out["engines"] = engine_risks(out)
+    from auditor.mirrored.windows_rules import decide   # the rules read these facts; the remediation playbooks read the fix
+
+    out["fix"] = decide(out).fix
+    return out
+
+
+def host_network_containers(audit: dict[str, Any], dd: dict[str, Any]) -> dict[str, Any]:
+    """Seed (b) on a Windows host: containers in network_mode host on Docker Desktop live in Docker Desktop's VM
+    namespace; they see its subnet (VpnkitCIDR from the settings), never the Windows LAN interfaces. Desktop's
+    host networking (4.34+) only adds layer-4 forwarding to Windows localhost."""
+    dk = as_dict(audit.get("docker"))
+    names = [str(c.get("name")) for c in as_list(dk.get("inspect")) if as_dict(c).get("network_mode") == "host"
+             and as_dict(c).get("running") is not False]
+    if not names:
+        names = [str(c.get("name")) for c in as_list(dk.get("ps")) if as_list(as_dict(c).get("networks")) == ["host"]]
+    on_dd = bool(dd.get("installed")) and (bool(dd.get("docker_reachable")))
+    return {"containers": names if on_dd else [], "subnet": dd.get("vpnkit_cidr"),
+            "host_networking_enabled": dd.get("host_networking_enabled")}
+
+
+def engine_risks(f: dict[str, Any]) -> list[dict[str, Any]]:
+    """AT_RISK_MIRRORED_ENGINE inputs: engines other than Docker Desktop in a VM whose mode is (or will be) mirrored.
+    A Docker Engine inside a distro is only seen through --enable user-context (it asks the engine its version):
+    before 27.3 it loses localhost publishing under mirrored networking (moby#48056, backport moby#48514)."""
+    observed = as_dict(f.get("effective_observed"))
+    out = []
+    for c in as_list(f.get("profile_configs")):
+        mine = bool(observed) and _leaf(observed.get("user")) == _leaf(c.get("account") or c.get("user"))
+        mode = observed.get("mode") if mine and observed.get("mode") else c.get("effective_mode")
+        engines = [dict(e) for e in as_list(c.get("engines"))]
+        if mine and observed.get("distro_engine_version"):
+            v = observed["distro_engine_version"]
+            engines.append({"engine": f"Docker Engine {v} in the default WSL distro", "evidence": "docker version (user context)",
+                            "too_old": bool(older_than(v, MIN_ENGINE_MIRRORED_FIX))})
+        for e in engines:
+            e.setdefault("too_old", True)   # Podman / Rancher Desktop: no version that fixes it is known
+            out.append({**e, "user": c.get("user"), "account": c.get("account"), "path": c.get("path"), "mode": mode,
+                        "at_risk": mode == "mirrored" and e["too_old"]})
     return out

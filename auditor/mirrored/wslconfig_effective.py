@@ -50,6 +50,16 @@ def _allowed(policy: dict[str, Any] | None, name: str) -> bool:
     return _policy(policy, name) != 0
 
 
+def wsl_blocked(policy: dict[str, Any] | None, inbox_only: bool) -> str | None:
+    """Why no WSL VM can start at all (machine policy), or None. AllowWSL=0 disables WSL for every user;
+    AllowInboxWSL=0 disables the inbox WSL (Store/MSI WSL keeps working). (anchors-2.md 6.1, WSL.admx)"""
+    if not _allowed(policy, "AllowWSL"):
+        return "policy AllowWSL=0 disables WSL for every user: no WSL VM can start"
+    if inbox_only and not _allowed(policy, "AllowInboxWSL"):
+        return "policy AllowInboxWSL=0 disables the inbox WSL, and no Store/MSI WSL package is installed: no WSL VM can start"
+    return None
+
+
 def mirrored_support(build: int | None, ubr: int | None, installation_type: str | None = None) -> str:
     """Does this Windows have what mirrored mode (and Hyper-V firewall v2) needs? (inference, domain.md 2.1)
 
@@ -67,6 +77,14 @@ def mirrored_support(build: int | None, ubr: int | None, installation_type: str 
             return "unknown"
         return "supported" if ubr >= 2428 else "likely" if ubr >= 2359 else "unsupported"
     return "supported"
+
+
+def _unsupported_why(build: int | None, ubr: int | None, installation_type: str | None) -> str:
+    if (installation_type or "").strip().lower() == "server":
+        return f"Windows Server (build {build}) has no mirrored networking support (WSL falls back; microsoft/WSL#12569)"
+    if build is not None and build < 22000:
+        return f"Windows 10 (build {build}.{ubr}) never supports mirrored networking (Windows 11 22H2+ only)"
+    return f"Windows {build}.{ubr} lacks HNS flow steering / Hyper-V firewall (mirrored needs 22621/22631 UBR >= 2428)"
 
 
 def _kernel_older_than_5_10(kernel_version: str | None) -> bool:
@@ -137,15 +155,25 @@ def effective_settings(  # noqa: C901 - one rule after the other, in WSL's order
     installation_type: str | None = None,
     kernel_version: str | None = None,
     gsa_running: bool | None = None,
+    inbox_only: bool = False,
 ) -> EffectiveSettings:
     """Predict the settings WSL runs with for this `.wslconfig` on this machine. Pure; never raises on
-    odd fact values (they count as absent)."""
+    odd fact values (they count as absent).
+
+    ``inbox_only``: no Store/MSI WSL package, only Windows' inbox WSL (which predates networkingMode and
+    ignores the Store-WSL policies)."""
     st = _State()
     version = _version(wsl_version)
-    if version is None:
+    if version is None and not inbox_only:
         st.unknowns.append("WSL version unknown: assumed a current WSL (2.9+ parser)")
     nm = cfg.settings.get("wsl2.networkingMode")
-    parsed_mode, present = _configured_mode_for_version(nm, version, st)
+    if inbox_only and nm is not None and nm.valid:
+        st.adjust("wsl2.networkingMode", nm.value, None,
+                  "inbox WSL (no Store/MSI WSL package) predates networkingMode (WSL 2.0.0): the key is unknown",
+                  _CONFIG)
+        parsed_mode, present = None, False
+    else:
+        parsed_mode, present = _configured_mode_for_version(nm, version, st)
     fatal = next((w for w in cfg.warnings if w.fatal), None)
     if fatal is not None:
         st.unknowns.append(f"WSL refuses to start the VM with this file: {fatal.message}")
@@ -166,7 +194,7 @@ def effective_settings(  # noqa: C901 - one rule after the other, in WSL's order
 
     # Config::Initialize: policy default and override.
     default_mode = "nat"
-    raw_default = _policy(policy, "DefaultNetworkingMode")
+    raw_default = None if inbox_only else _policy(policy, "DefaultNetworkingMode")  # ADMX: Store WSL only
     if raw_default is not None:
         if raw_default in _POLICY_MODES:
             default_mode = _POLICY_MODES[raw_default]
@@ -174,7 +202,7 @@ def effective_settings(  # noqa: C901 - one rule after the other, in WSL's order
             st.unknowns.append(f"policy DefaultNetworkingMode={raw_default} is invalid; WSL ignores it (NAT)")
     mode = parsed_mode if present and parsed_mode else default_mode
     source = "file" if present else ("policy" if raw_default in _POLICY_MODES else "default")
-    if present and not _allowed(policy, "AllowNetworkingModeUserSetting") and mode not in ("none", default_mode):
+    if present and not inbox_only and not _allowed(policy, "AllowNetworkingModeUserSetting") and mode not in ("none", default_mode):
         st.adjust("wsl2.networkingMode", mode, default_mode,
                   "policy AllowNetworkingModeUserSetting=0 replaces the user's networkingMode with the default "
                   f"({'DefaultNetworkingMode' if raw_default in _POLICY_MODES else 'NAT'})", _CONFIG,
@@ -226,8 +254,7 @@ def effective_settings(  # noqa: C901 - one rule after the other, in WSL's order
                   MSG["mirrored-unsupported"].format(MSG["mirrored-reason-kernel"]))
         mode, source = "nat", "fallback"
     elif mode == "mirrored" and (unsupported or not firewall):
-        why = f"Windows {windows_build}.{ubr} lacks HNS flow steering / Hyper-V firewall" if unsupported \
-            else "the Hyper-V firewall is off"
+        why = _unsupported_why(windows_build, ubr, installation_type) if unsupported else "the Hyper-V firewall is off"
         st.adjust("wsl2.networkingMode", "mirrored", "nat", why, _VM, MSG["mirrored-unsupported"].format(
             MSG["mirrored-reason-windows"].format(windows_build, ubr if ubr is not None else 0)))
         mode, source = "nat", "fallback"
@@ -249,11 +276,15 @@ def effective_settings(  # noqa: C901 - one rule after the other, in WSL's order
             st.adjust("experimental.hostAddressLoopback", True, False, "only used in mirrored mode", _CONFIG)
         ports, loopback = [], False
 
+    blocked = wsl_blocked(policy, inbox_only)
+    if blocked:
+        st.adjust("wsl2.networkingMode", mode, "disabled", blocked, _VM)
+        mode, source = "disabled", "policy"
     label = "virtioproxy" if mode == "consomme" and version is not None and version < (2, 9, 0) else mode
     return EffectiveSettings(
         configured_mode=cfg.configured_mode, mode=label, mode_source=source, firewall=firewall,
         dns_tunneling=dns, auto_proxy=auto_proxy,
         localhost_forwarding=_bool(cfg, "wsl2.localhostForwarding", True) and mode == "nat",
         host_address_loopback=loopback, ignored_ports=ports, mirrored_support=support,
-        adjustments=st.adjustments, wsl_warnings=st.warnings, unknowns=st.unknowns,
+        adjustments=st.adjustments, wsl_warnings=st.warnings, unknowns=st.unknowns, blocked=blocked,
     )

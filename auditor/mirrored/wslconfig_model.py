@@ -105,7 +105,7 @@ class Adjustment(_ToDict):
 @dataclass
 class EffectiveSettings(_ToDict):
     configured_mode: str | None   # what the file says: mode, "invalid", or None (absent)
-    mode: str                     # final mode: nat | mirrored | none | bridged | consomme | virtioproxy
+    mode: str                     # final mode: nat | mirrored | none | bridged | consomme | virtioproxy | disabled
     mode_source: str              # "file" | "default" | "policy" | "fallback"
     firewall: bool                # Hyper-V firewall
     dns_tunneling: bool
@@ -117,3 +117,4 @@ class EffectiveSettings(_ToDict):
     adjustments: list[Adjustment] = field(default_factory=list)
     wsl_warnings: list[str] = field(default_factory=list)   # runtime warnings WSL would print (beyond parsing)
     unknowns: list[str] = field(default_factory=list)       # inputs we lacked; the prediction assumed defaults
+    blocked: str | None = None    # why no WSL VM can start at all (policy AllowWSL / AllowInboxWSL), else None

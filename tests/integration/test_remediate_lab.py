@@ -88,7 +88,8 @@ def test_check_then_fix_then_nothing_left_to_do(lab, tmp_path):
     tasks = {h["name"]: h["plays"][0]["tasks"] for h in report["hosts"]}
     edit = tasks[names["win-conflict-confirmed"]][0]
     assert edit["status"] == "changed" and edit["backup_path"].endswith(".bak") and "+#networkingMode" in edit["diff"]
-    assert [t["status"] for t in tasks[names["win-conflict-confirmed"]]] == ["changed", "changed", "changed"]
+    # edit, restart the VM, (no separate restart-pending step: the edit's restart did it), restart Docker Desktop
+    assert [t["status"] for t in tasks[names["win-conflict-confirmed"]]] == ["changed", "changed", "skipped", "changed"]
     assert all(t["status"] == "skipped" for t in tasks[names["win-healthy-nat"]])
 
     # the UTF-16LE file stays UTF-16LE with BOM and CRLF; its backup holds the original bytes
@@ -124,7 +125,7 @@ def test_a_failed_write_keeps_the_original_file(lab, tmp_path):
                               check_mode=False, spec_overrides={"host_key_checking": "strict", "known_hosts_file": str(known)})
     (result,) = run.hosts
     statuses = [t.status for t in result.all_tasks()]
-    assert statuses == [TaskStatus.failed, TaskStatus.skipped, TaskStatus.skipped]
+    assert statuses == [TaskStatus.failed, TaskStatus.skipped, TaskStatus.skipped, TaskStatus.skipped]
     failed = result.all_tasks()[0]
     assert "NOT changed (original kept)" in failed.message and failed.backup_path
     assert result.status.value == "failed"
@@ -153,3 +154,54 @@ def test_edge_nodes_get_a_report_and_no_change(lab, tmp_path):
     assert [t.status for t in dd] == [TaskStatus.ok, TaskStatus.skipped] and "docker-ce" in dd[0].message
     assert [t.status for t in native] == [TaskStatus.skipped, TaskStatus.ok]
     assert snapshot(fleet) == state
+
+
+RECOMMENDED = str(ROOT / "playbooks" / "remediate-mirrored-recommended.yml")
+
+
+def _changes(run) -> dict[str, list[str]]:
+    return {h.name: [f"{t.name} [{t.loop_item}]" for t in h.all_tasks() if t.status == TaskStatus.changed] for h in run.hosts}
+
+
+def test_revert_nat_and_recommended_mirrored_never_flip_flop(tmp_path):
+    """Every reachable Windows scenario of the library: revert-nat, then recommended-mirrored, then both again.
+    The second round changes nothing (no host is set back and forth), and revert-nat touches only hosts whose
+    verdict called for it (facts.fix.kind == 'revert-nat')."""
+    scenarios = [s for s in load_library() if s.platform == "windows" and s.reachable]
+    fleet = LabFleet(name_hosts(scenarios), ports="free")
+    opts = RunOptions(forks=16, enabled={"restart"})
+    with fleet.running():
+        inventory, _ = fleet.write_inventory(tmp_path / "lab.yml")
+        before = audit_verdicts(inventory, tmp_path / "none", tmp_path / "a0")
+        first = [_changes(execute_remediation([pb], [str(inventory)], limit="windows", options=opts, check_mode=False))
+                 for pb in (REVERT, RECOMMENDED)]
+        second = [_changes(execute_remediation([pb], [str(inventory)], limit="windows", options=opts, check_mode=False))
+                  for pb in (REVERT, RECOMMENDED)]
+    assert all(not c for run in second for c in run.values()), second
+    reverted = {h for h, c in first[0].items() if c}
+    recommended = {h for h, c in first[1].items() if c}
+    assert reverted and recommended and not reverted & recommended
+    wanted = {"CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_LATENT"}
+    assert all(before[h] in wanted for h in reverted), {h: before[h] for h in reverted}
+    by_name = {h.name: h.member.scenario.name for h in fleet.hosts}
+    # never another user's file, never a policy-made mirrored VM, never a WSL-only machine
+    for h in reverted:
+        assert by_name[h] not in ("win-trap-owner-differs", "win-policy-mirrored-default", "win-policy-mirrored-override",
+                                  "win-mirrored-without-docker", "win-podman-mirrored", "win-rancher-mirrored")
+
+
+def test_docker_desktop_older_than_4_37_is_restarted_without_the_desktop_cli(tmp_path):
+    """Docker Desktop 4.30 has no `docker desktop restart`: the module quits and starts it as its user instead."""
+    library = {s.name: s for s in load_library()}
+    old = library["win-conflict-confirmed"].model_copy(deep=True)
+    old.windows.docker_desktop.version = "4.30.0"  # type: ignore[union-attr]
+    fleet = LabFleet(name_hosts([old]), ports="free")
+    model = fleet.hosts[0].model
+    with fleet.running():
+        inventory, _ = fleet.write_inventory(tmp_path / "lab.yml")
+        run = execute_remediation([REVERT], [str(inventory)], limit=None, options=RunOptions(enabled={"restart"}),
+                                  check_mode=False)
+        tasks = run.hosts[0].all_tasks()
+        assert [t.status for t in tasks] == [TaskStatus.changed, TaskStatus.changed, TaskStatus.skipped, TaskStatus.changed]
+        assert any(a.startswith("quit and start Docker Desktop as CORP\\dev1") for a in model.actions), model.actions  # type: ignore[union-attr]
+        assert audit_verdicts(inventory, tmp_path / "none", tmp_path / "a1")[fleet.hosts[0].name] == "HEALTHY_NAT"

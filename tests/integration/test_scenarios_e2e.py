@@ -34,8 +34,8 @@ def _audit(scenarios, enabled: set[str], tmp: Path):
 def test_library_covers_every_verdict_and_trap():
     win = {s.expect.verdict for s in LIBRARY if s.platform == "windows"}
     edge = {s.expect.verdict for s in LIBRARY if s.platform == "edge"}
-    assert {"CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_LATENT", "HEALTHY_NAT",
-            "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER", "INCONCLUSIVE"} <= win
+    assert {"CONFLICT_CONFIRMED", "AT_RISK_MIRRORED_DOCKER", "AT_RISK_MIRRORED_ENGINE", "AT_RISK_LATENT",
+            "PUBLISH_BROKEN_OTHER_CAUSE", "HEALTHY_NAT", "MIRRORED_WITHOUT_DOCKER", "NO_WSL_OR_NO_DOCKER", "INCONCLUSIVE"} <= win
     assert {"EDGE_NO_LAN_VISIBILITY", "EDGE_NOT_HOST_NETWORK", "EDGE_WSL_NAT", "EDGE_OK", "INCONCLUSIVE"} <= edge
     names = {s.name for s in LIBRARY}
     for trap in ("utf16-bom", "duplicate-keys", "semicolon-comment", "wrong-section", "policy-nat", "windows10",
@@ -43,18 +43,23 @@ def test_library_covers_every_verdict_and_trap():
         assert f"win-trap-{trap}" in names
 
 
-@pytest.mark.parametrize("enabled", [frozenset(), frozenset({"probe"})], ids=["passive", "probe"])
+@pytest.mark.parametrize("enabled", [frozenset(), frozenset({"probe"}), frozenset({"user-context"})],
+                         ids=["passive", "probe", "user-context"])
 def test_every_scenario_gets_its_declared_result(enabled, tmp_path):
     scenarios = [s for s in LIBRARY if set(s.enable) == set(enabled)]
     assert scenarios
     members, fleet, run = _audit(scenarios, set(enabled), tmp_path)
     assert sorted(h.name for h in run.hosts) == sorted(m.name for m in members)
     assert expectation_mismatches(run, {m.name: m.scenario for m in members}) == []
-    if enabled:  # the probe really ran on the host and removed its container
-        for host in fleet.hosts:
-            if host.platform == "windows" and host.member.scenario.reachable:
-                assert any(a.startswith("probe ") and a.endswith("removed") for a in host.model.actions)  # type: ignore[union-attr]
-                assert not any(c.labels.get("wslaudit.probe") for c in host.model.state.docker.containers)  # type: ignore[union-attr]
+    for host in fleet.hosts:
+        if host.platform != "windows" or not host.member.scenario.reachable:
+            continue
+        actions = host.model.actions  # type: ignore[union-attr]
+        if "probe" in enabled:  # the probe really ran on the host and removed its container
+            assert any(a.startswith("probe ") and a.endswith("removed") for a in actions)
+            assert not any(c.labels.get("wslaudit.probe") for c in host.model.state.docker.containers)  # type: ignore[union-attr]
+        if "user-context" in enabled:  # wslinfo really ran as the developer and the task was removed
+            assert any(a.startswith("user_context as ") and a.endswith("removed") for a in actions)
 
 
 def test_remediation_changes_the_next_audit(tmp_path):
@@ -73,3 +78,54 @@ def test_remediation_changes_the_next_audit(tmp_path):
         run, _ = execute_audit([str(PLAYBOOKS / "mirrored-mode.yml")], [str(inventory)], limit=None, options=options,
                                formats=["json"], output=tmp_path / "out", console=Console(quiet=True), quiet=True)
     assert run.hosts[0].verdicts()[0].name == "HEALTHY_NAT"
+
+
+# issue 13: the verdict says WHY (which cause, which user, which fix), through the real transport
+SAYS = {
+    "win-policy-mirrored-default": ("DefaultNetworkingMode=3", "cannot help"),
+    "win-policy-mirrored-override": ("AllowNetworkingModeUserSetting=0", "editing .wslconfig cannot help"),
+    "win-other-cause-windows10": ("Windows 10", "another cause"),
+    "win-other-cause-server": ("Windows Server", "another cause"),
+    "win-other-cause-old-wsl": ("WSL 1.2.5 predates networkingMode", "another cause"),
+    "win-other-cause-inbox-wsl": ("inbox WSL", "another cause"),
+    "win-wsl-disabled-policy": ("AllowWSL=0",),
+    "win-nat-port-excluded": ("50000", "excludedportrange"),
+    "win-restart-pending-conflict": ("restart pending", "`wsl --shutdown` run by that user", "rosa"),
+    "win-restart-pending-unknown": ("changed after the VM started", "--enable user-context"),
+    "win-restart-pending-observed": ("`wsl --shutdown` run by that user", "vera"),
+    "win-podman-mirrored": ("Podman Desktop", "gvproxy"),
+    "win-rancher-mirrored": ("Rancher Desktop", "rancher-desktop"),
+    "win-docker-ce-old-in-distro": ("Docker Engine 26.1.4", "27.3"),
+    "win-docker-ce-new-in-distro": ("Engine >= 27.3",),
+    "win-dd-host-network": ("192.168.70.0/24", "edge-node"),
+    "edge-rootless": ("Rootless", "RootlessKit"),
+    "edge-docker-desktop-custom-subnet": ("192.168.70.0/24",),
+    "edge-wsl-mirrored": ("Hyper-V firewall", "New-NetFirewallHyperVRule"),
+}
+
+
+def test_new_scenarios_say_which_cause_user_and_fix(tmp_path):
+    library = {s.name: s for s in LIBRARY}
+    groups: dict[frozenset[str], list] = {}
+    for name in SAYS:
+        groups.setdefault(frozenset(library[name].enable), []).append(library[name])
+    for i, (enabled, scenarios) in enumerate(groups.items()):
+        members, _, run = _audit(scenarios, set(enabled), tmp_path / str(i))
+        by_scenario = {m.scenario.name: m.name for m in members}
+        hosts = {h.name: h for h in run.hosts}
+        for sc in scenarios:
+            host = hosts[by_scenario[sc.name]]
+            verdict = host.verdicts()[0]
+            text = " ".join([verdict.summary, *verdict.remediation, *verdict.notes,
+                             *(c.message for c in host.all_checks() if c.status.value == "failed")])
+            for needle in SAYS[sc.name]:
+                assert needle in text, (sc.name, needle, text)
+
+
+def test_wrong_users_docker_desktop_is_never_the_fix(tmp_path):
+    """Mirrored for jane, Docker Desktop runs as kim: the steps edit jane's file and restart jane's VM only."""
+    sc = next(s for s in LIBRARY if s.name == "win-trap-owner-differs")
+    _, _, run = _audit([sc], set(), tmp_path)
+    steps = run.hosts[0].verdicts()[0].remediation
+    assert "C:\\Users\\jane\\.wslconfig" in steps[0] and "Restart jane's WSL VM as jane" in steps[1]
+    assert not any("kim" in s or "Docker Desktop" in s for s in steps)

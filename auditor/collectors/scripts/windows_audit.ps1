@@ -50,10 +50,14 @@ $profiles = @(Get-CimInstance Win32_UserProfile -ErrorAction SilentlyContinue | 
   $f = Join-Path $_.LocalPath '.wslconfig'
   $e = [ordered]@{ SID = $_.SID; Account = $acct; LocalPath = $_.LocalPath; Loaded = [bool]$_.Loaded
                    LastUseUtc = $(try { $_.LastUseTime.ToUniversalTime().ToString('o') } catch { $null })
-                   WslConfig = $null
+                   WslConfig = $null; WslConfigBackup = $null
                    Variants = @(Get-ChildItem -LiteralPath $_.LocalPath -Force -Filter '.wslconfig*' -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
                    DockerSettings = @(); LxssDefault = $null; LxssDistros = @(); DockerUninstall = $null }
   if (Test-Path -LiteralPath $f -PathType Leaf) { $e.WslConfig = B64File $f }
+  # newest backup auditor's remediation left (wslconfig-<UTC stamp>.bak): the file as it was before the edit,
+  # so a VM started before that edit is known to run with the old settings
+  $bk = Get-ChildItem -LiteralPath $_.LocalPath -Force -Filter 'wslconfig-*.bak' -ErrorAction SilentlyContinue | Sort-Object Name -Descending | Select-Object -First 1
+  if ($bk) { $e.WslConfigBackup = B64File $bk.FullName; $e.WslConfigBackup['Name'] = $bk.Name }
   foreach ($n in 'settings-store.json', 'settings.json') {
     $d = Join-Path $_.LocalPath "AppData\Roaming\Docker\$n"
     if (Test-Path -LiteralPath $d -PathType Leaf) { $s = B64File $d; $s['Name'] = $n; $e.DockerSettings += $s }
@@ -121,8 +125,9 @@ $out = [ordered]@{
     MsiVersion = RV $msi 'Version'; MsiInstallLocation = RV $msi 'InstallLocation'; AppxVersion = $appx
     Policy = [ordered]@{ DefaultNetworkingMode = RV $pol 'DefaultNetworkingMode'
                          AllowNetworkingModeUserSetting = RV $pol 'AllowNetworkingModeUserSetting'
-                         AllowFirewallUserSetting = RV $pol 'AllowFirewallUserSetting' }
-    Service = @(Get-Service -Name WSLService, LxssManager -ErrorAction SilentlyContinue |
+                         AllowFirewallUserSetting = RV $pol 'AllowFirewallUserSetting'
+                         AllowWSL = RV $pol 'AllowWSL'; AllowInboxWSL = RV $pol 'AllowInboxWSL' }
+    Service = @(Get-Service -Name 'WSLService', 'LxssManager' -ErrorAction SilentlyContinue |
                 ForEach-Object { [ordered]@{ Name = $_.Name; Status = $_.Status.ToString(); StartType = $_.StartType.ToString() } }) }
   wslVersion = $wslVersion
   profiles = $profiles
@@ -130,7 +135,7 @@ $out = [ordered]@{
     UninstallHKLM = $(if (Test-Path -LiteralPath $ddKey) { [ordered]@{ DisplayVersion = RV $ddKey 'DisplayVersion'; InstallLocation = RV $ddKey 'InstallLocation' } })
     AdminSettingsBase64 = $(if (Test-Path -LiteralPath $adminSettings) { (B64File $adminSettings).Base64 }) }
   docker = $docker
-  processes = @($procs | Where-Object { $_.ProcessName -in 'Docker Desktop', 'com.docker.backend', 'com.docker.build', 'com.docker.service', 'com.docker.proxy', 'vpnkit', 'wslservice', 'wslrelay', 'wslhost', 'wsl', 'vmmemWSL', 'vmmem' } |
+  processes = @($procs | Where-Object { $_.ProcessName -in 'Docker Desktop', 'com.docker.backend', 'com.docker.build', 'com.docker.service', 'com.docker.proxy', 'vpnkit', 'wslservice', 'wslrelay', 'wslhost', 'wsl', 'vmmemWSL', 'vmmem', 'gvproxy', 'win-sshproxy', 'Podman Desktop', 'Rancher Desktop', 'host-switch' } |
     ForEach-Object { [ordered]@{ Name = $_.ProcessName; Id = $_.Id; UserName = $_.UserName; StartUtc = $(try { $_.StartTime.ToUniversalTime().ToString('o') } catch { $null }); Path = $(try { $_.Path } catch { $null }) } })
   tcpListen = @(Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue | ForEach-Object {
     [ordered]@{ LocalAddress = $_.LocalAddress; LocalPort = [int]$_.LocalPort; OwningProcess = [int]$_.OwningProcess

@@ -1,6 +1,8 @@
 # auditor collector: windows_user_context (opt-in: --enable user-context). Windows PowerShell 5.1.
 # Runs wsl.exe AS THE DEVELOPER through a one-shot scheduled task (domain.md 5.5), because wsl.exe run as the
 # WinRM account only sees the admin's own WSL session. Side effect: starts that user's WSL VM if it was stopped.
+# It also asks a Docker Engine installed inside the user's default distro for its version (moby#48056: engines
+# before 27.3 lose localhost publishing under mirrored networking).
 # The task and its output file are always removed (finally). Prints ONE compressed JSON document.
 $ErrorActionPreference = 'Continue'
 $ProgressPreference = 'SilentlyContinue'
@@ -23,7 +25,7 @@ try {
   $taskName = 'auditor-wsl-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
   $res.TaskName = $taskName
   $outFile = Join-Path $tmp "$taskName.txt"
-  $inner = 'set WSL_UTF8=1&& (echo @@wslinfo& wsl.exe -e wslinfo --networking-mode& echo.& echo @@docker-desktop& wsl.exe -d docker-desktop -e ip -o addr show& echo @@end) > "' + $outFile + '" 2>&1'
+  $inner = 'set WSL_UTF8=1&& (echo @@wslinfo& wsl.exe -e wslinfo --networking-mode& echo.& echo @@docker-desktop& wsl.exe -d docker-desktop -e ip -o addr show& echo @@engine& wsl.exe -e sh -c "docker version --format {{.Server.Version}} 2>/dev/null || echo unavailable"& echo @@end) > "' + $outFile + '" 2>&1'
   $action = New-ScheduledTaskAction -Execute 'cmd.exe' -Argument ('/c ' + $inner)
   $principal = New-ScheduledTaskPrincipal -UserId $res.User -LogonType Interactive -RunLevel Limited
   $settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit (New-TimeSpan -Minutes 2) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries

@@ -20,6 +20,7 @@ State (``EdgeState``, plain mutable attributes):
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -30,7 +31,6 @@ from auditor.lab.models.remediation import apply_remediation, is_remediation
 from auditor.lab.models.windows_state import LAB_EPOCH
 from auditor.lab.sshd import CommandOutcome, LinuxHostModel
 
-DD_SUBNET_ADDR = ("192.168.65.3", 24, "192.168.65.1")
 BRIDGE_ADDR = ("172.17.0.2", 16, "172.17.0.1")
 WSL_NAT_ADDR = ("172.30.98.229", 20, "172.30.96.1")
 NO_DAEMON = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
@@ -70,6 +70,8 @@ class EdgeState:
     lan_address: str = "192.168.10.41/24"
     lan_gateway: str = "192.168.10.1"
     containers: list[EdgeContainer] = field(default_factory=list)
+    rootless: bool = False             # rootless Docker Engine: host mode is RootlessKit's namespace (slirp4netns)
+    dd_subnet: str = "192.168.65.0/24"  # Docker Desktop's VpnkitCIDR (settings-store.json)
 
 
 class EdgeHostModel(LinuxHostModel):
@@ -164,10 +166,13 @@ class EdgeHostModel(LinuxHostModel):
 
     def container_view(self, c: EdgeContainer, index: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(interfaces, routes) as seen from inside the container."""
-        if c.network_mode == "host" and not self.desktop:
+        if c.network_mode == "host" and not self.desktop and not self.state.rootless:
             return self.host_ifaces(), self.host_routes()
-        if c.network_mode == "host":  # Docker Desktop: its VM's namespace, never the host's LAN
-            ip, plen, gw = DD_SUBNET_ADDR
+        if c.network_mode == "host" and self.state.rootless and not self.desktop:  # RootlessKit's slirp4netns namespace
+            ip, plen, gw = "10.0.2.100", 24, "10.0.2.2"
+        elif c.network_mode == "host":  # Docker Desktop: its VM's namespace, never the host's LAN
+            net = ipaddress.ip_network(self.state.dd_subnet, strict=False)
+            ip, plen, gw = str(net.network_address + 3), net.prefixlen, str(net.network_address + 1)
         elif c.network_mode.startswith("macvlan") and not self.desktop:
             net = ipaddress.ip_interface(self.state.lan_address).network
             ip, plen, gw = str(net.network_address + 200 + index), net.prefixlen, self.state.lan_gateway
@@ -214,7 +219,15 @@ class EdgeHostModel(LinuxHostModel):
             pretty = next((ln.split("=", 1)[1].strip('"') for ln in self.os_release.splitlines()
                            if ln.startswith("PRETTY_NAME=")), "Linux")
             doc = dj.info_doc(self.state.hostname, pretty, self.kernel, self.state.engine_version, len(self._running()), [])
+        doc["SecurityOptions"] = ["name=seccomp,profile=builtin", *(["name=rootless"] if self.state.rootless else []), "name=cgroupns"]
         return CommandOutcome((dj.go_json(doc) + "\n").encode())
+
+    def _c_dd_settings(self) -> CommandOutcome:
+        """~/.docker/desktop/settings-store.json of Docker Desktop for Linux; '{}' when there is none."""
+        if not self.desktop:
+            return CommandOutcome(b"{}\n")
+        doc = {"AutoStart": False, "HostNetworkingEnabled": False, "SettingsVersion": 40, "VpnkitCIDR": self.state.dd_subnet}
+        return CommandOutcome((json.dumps(doc, indent=2) + "\n").encode())
 
     def _c_docker_ps(self) -> CommandOutcome:
         fail = self._docker()

@@ -33,6 +33,14 @@ def _user(spec: UserSpec, rid: int, sc: Scenario) -> UserProfile:
                     wslconfig_mtime=LAB_EPOCH - timedelta(minutes=spec.wslconfig_modified_minutes_ago))
     if spec.wslconfig is not None:
         u.wslconfig = encode_text(spec.wslconfig, spec.encoding, spec.newline)
+    if spec.previous_wslconfig is not None:
+        u.previous_wslconfig = encode_text(spec.previous_wslconfig, spec.encoding, spec.newline)
+        u.previous_mtime = LAB_EPOCH - timedelta(minutes=spec.previous_modified_minutes_ago)
+        if spec.previous_backup:
+            stamp = u.wslconfig_mtime.strftime("%Y%m%dT%H%M%SZ")
+            u.wslconfig_backup = (f"wslconfig-{stamp}.bak", u.previous_wslconfig, u.previous_mtime)
+    u.processes = list(spec.processes)
+    u.distro_engine = spec.distro_engine
     if spec.docker_settings is not None:
         u.docker_settings[spec.docker_settings.file] = json.dumps(spec.docker_settings.values, indent=2).encode()
     elif owner and dd is not None:
@@ -68,7 +76,9 @@ def windows_model(sc: Scenario, hostname: str, user: str = "auditor") -> Mirrore
             admin_settings=json.dumps(d.admin_settings, indent=2).encode() if d.admin_settings is not None else None,
             install_location=(f"C:\\Users\\{d.owner}\\AppData\\Local\\Programs\\DockerDesktop" if d.per_user_install and d.owner
                               else "C:\\Program Files\\Docker\\Docker"),
-            containers=[Container(c.name, c.image, [parse_port(p) for p in c.ports], dict(c.labels)) for c in d.containers])
+            unforwarded_ports=list(d.unforwarded_ports),
+            containers=[Container(c.name, c.image, [parse_port(p) for p in c.ports], dict(c.labels), network_mode=c.network_mode)
+                        for c in d.containers])
     state.listeners = [Listener(x.port, x.process, x.address, udp=x.udp) for x in win.listeners]
     state.events = [(LAB_EPOCH - timedelta(hours=2, minutes=i), m) for i, m in enumerate(win.events)]
     return MirroredWindowsModel(state, user=user)
@@ -79,7 +89,7 @@ def edge_model(sc: Scenario, hostname: str) -> EdgeHostModel:
     assert e is not None
     state = EdgeState(hostname=hostname, os=e.os, kernel=e.kernel, engine=e.engine, engine_version=e.engine_version,
                       desktop_version=e.desktop_version, wsl=e.wsl, lan_ifname=e.lan.ifname, lan_address=e.lan.address,
-                      lan_gateway=e.lan.gateway,
+                      lan_gateway=e.lan.gateway, rootless=e.rootless, dd_subnet=e.dd_subnet,
                       containers=[EdgeContainer(c.name, c.image, c.network_mode, dict(c.labels), ip_tool=c.ip_tool)
                                   for c in e.containers])
     return EdgeHostModel(state)

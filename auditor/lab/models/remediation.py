@@ -142,6 +142,8 @@ def _wslconfig_write(model: Any, step: Step) -> dict[str, Any]:
         res["Error"] = "Invalid length for a Base-64 char array or string."
         return res
     if user is not None:
+        if current is not None and res["Backup"]:   # Windows' copy keeps the source's last-write time
+            user.wslconfig_backup = (res["Backup"].rsplit("\\", 1)[-1], current, user.wslconfig_mtime)
         model.write_wslconfig(user, data, _now(model))
     else:
         files[path] = data
@@ -208,8 +210,18 @@ def _wsl_run(model: Any, step: Step) -> dict[str, Any]:
 
 
 def _docker_run(model: Any, step: Step) -> dict[str, Any]:
-    user, res = _task_reply(model, step, "docker desktop restart")
     dd = model.state.docker
+    execute, arguments = str(step.args.get("execute", "")), str(step.args.get("arguments", ""))
+    cli = execute.lower().endswith("docker.exe") and arguments.strip() == "desktop restart"
+    quit_start = execute.lower() == "powershell.exe" and "-EncodedCommand" in arguments and \
+        "Start-Process" in base64.b64decode(arguments.rsplit(" ", 1)[-1]).decode("utf-16-le", "replace")
+    if not (cli or quit_start):
+        return {"Ran": True, "TaskName": step.args.get("task"), "TaskResult": 1, "TaskRemoved": True,
+                "Error": f"auditor lab: not a Docker Desktop restart: {execute} {arguments[:60]}"}
+    if cli and dd is not None and tuple(int(x) for x in dd.version.split(".")[:2]) < (4, 37):
+        # docker.exe of Docker Desktop < 4.37: "docker: 'desktop' is not a docker command." -> exit code 1
+        return {"Ran": True, "TaskName": step.args.get("task"), "TaskResult": 1, "TaskRemoved": True, "Error": None}
+    user, res = _task_reply(model, step, "docker desktop restart" if cli else "quit and start Docker Desktop")
     if user is not None and dd is not None:
         dd.owner, dd.started = user.name, _now(model)
         if dd.backend == "wsl2":  # Docker Desktop's engine distro starts the user's VM (if it is stopped)

@@ -22,18 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.lab.models import dockerjson as dj
+from auditor.lab.models import wsl_rules
 from auditor.lab.models.recognize import windows_collector
 from auditor.lab.models.remediation import apply_remediation, is_remediation
 from auditor.lab.models.windows_state import LAB_EPOCH, Container, DockerDesktop, Listener, UserProfile, WindowsState, ts
 from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
 
-POLICY_MODES = {0: "none", 1: "nat", 3: "mirrored", 4: "consomme"}
 DISPLAY_VERSIONS = {19045: "22H2", 22000: "21H2", 22621: "22H2", 22631: "23H2", 26100: "24H2", 26200: "25H2"}
-FALLBACK_BUILD = "Mirrored networking mode is not supported: Windows version {}.{} does not have the required features.\nFalling back to NAT networking."
-FALLBACK_IPV6 = ("Mirrored networking mode is not supported: IPv6 is disabled on the host in an unsupported way "
-                 "(HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters DisabledComponents=0xff).\n"
-                 "Falling back to NAT networking.")
-POLICY_OVERRIDE = "The .wslconfig setting 'wsl2.networkingMode' is disabled by the computer policy."
 PIPE_DENIED = ("error during connect: this error may indicate that the docker daemon is not running: Get "
                "\"http://%2F%2F.%2Fpipe%2FdockerDesktopLinuxEngine/v1.51/version\": open "
                "//./pipe/dockerDesktopLinuxEngine: Access is denied.")
@@ -60,11 +55,11 @@ class MirroredWindowsModel(WindowsHostModel):
         self.actions: list[str] = []
         dd = state.docker
         for u in state.users:  # Docker Desktop on WSL2 keeps its owner's VM up; it started with DD
-            if dd is not None and dd.owner == u.name and dd.backend == "wsl2":
-                self.start_vm(u, dd.started - timedelta(seconds=5))
+            if dd is not None and dd.owner == u.name and dd.backend == "wsl2" and u.vm_started is None:
+                self.start_vm(u, dd.started - timedelta(seconds=5), u.config_at(dd.started - timedelta(seconds=5)))
             elif u.vm_started is not None and u.vm_mode is None:
                 started, u.vm_started = u.vm_started, None
-                self.start_vm(u, started)
+                self.start_vm(u, started, u.config_at(started))
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -91,55 +86,33 @@ class MirroredWindowsModel(WindowsHostModel):
 
     # --- the simulated WSL ------------------------------------------------------------------------
 
-    def mirrored_supported(self) -> bool:
+    def machine(self) -> wsl_rules.Machine:
         s = self.state
-        if s.installation_type != "Client":
-            return False
-        return s.build > 22631 or (s.build in (22621, 22631) and s.ubr >= 2428)
+        return wsl_rules.Machine(s.build, s.ubr, s.installation_type, s.ipv6_disabled_components, s.wsl_msi_version,
+                                 dict(s.wsl_policy))
 
-    def configured(self, user: UserProfile) -> tuple[str | None, list[int], list[str]]:
-        """(networkingMode as WSL reads it or None, ignoredPorts, WSL's parse warnings) of a user's file."""
-        if user.wslconfig is None or user.wslconfig_error:
-            return None, [], []
-        from auditor.mirrored.wslconfig import parse_wslconfig
+    def effective(self, user: UserProfile, data: bytes | None = None) -> tuple[str | None, list[int], list[str]]:
+        """(mode a VM started now would run in - None when WSL cannot start one -, ignoredPorts, warnings WSL logs),
+        decided by the lab's own WSL rules (auditor/lab/models/wsl_rules.py) from the file's bytes."""
+        if data is None:
+            data = None if user.wslconfig_error else user.wslconfig
+        return wsl_rules.start_mode(data, self.machine())
 
-        cfg = parse_wslconfig(user.wslconfig, path=f"{user.path}\\.wslconfig")
-        mode = cfg.settings.get("wsl2.networkingMode")
-        ports = cfg.settings.get("experimental.ignoredPorts")
-        warnings = [w.message for w in cfg.warnings if w.source == "wsl"]
-        return (mode.value if mode is not None and mode.valid else None,
-                list(ports.effective or []) if ports is not None and ports.valid else [], warnings)
-
-    def effective(self, user: UserProfile) -> tuple[str, list[int], list[str]]:
-        """(mode a VM started now would run in, ignoredPorts in force, warnings WSL would log)."""
-        mode, ports, warnings = self.configured(user)
-        policy = self.state.wsl_policy
-        default = POLICY_MODES.get(policy.get("DefaultNetworkingMode", 1), "nat")
-        if mode is not None and policy.get("AllowNetworkingModeUserSetting", 1) == 0 and mode != "none":
-            warnings.append(POLICY_OVERRIDE)
-            mode = default
-        if mode is None:
-            mode = default
-        if mode == "mirrored" and not self.mirrored_supported():
-            warnings.append(FALLBACK_BUILD.format(self.state.build, self.state.ubr))
-            mode = "nat"
-        elif mode == "mirrored" and (self.state.ipv6_disabled_components or 0) & 0xFF == 0xFF:
-            warnings.append(FALLBACK_IPV6)
-            mode = "nat"
-        return mode, (ports if mode == "mirrored" else []), warnings
-
-    def start_vm(self, user: UserProfile, at: datetime | None = None) -> None:
-        """The user's VM starts: it takes the current config, and WSL logs its warnings."""
+    def start_vm(self, user: UserProfile, at: datetime | None = None, data: bytes | None = None) -> None:
+        """The user's VM starts: it takes the config (``data``, default the current file), and WSL logs its warnings.
+        With WSL disabled by policy no VM starts."""
         if user.vm_started is not None:
             return
         at = at or LAB_EPOCH
-        mode, _, warnings = self.effective(user)
-        user.vm_started, user.vm_mode = at, mode
+        mode, ports, warnings = self.effective(user, data)
+        if mode is None:
+            return
+        user.vm_started, user.vm_mode, user.vm_ignored_ports = at, mode, ports
         user.wsl_event_log.extend((at, w) for w in warnings)
 
     def shutdown_vm(self, user: UserProfile) -> None:
         """``wsl --shutdown`` run AS that user: the VM stops (the next start re-reads .wslconfig)."""
-        user.vm_started, user.vm_mode = None, None
+        user.vm_started, user.vm_mode, user.vm_ignored_ports = None, None, []
 
     def write_wslconfig(self, user: UserProfile, data: bytes | None, at: datetime | None = None) -> None:
         user.wslconfig = data
@@ -155,7 +128,11 @@ class MirroredWindowsModel(WindowsHostModel):
         return self.state.user(dd.owner) if dd is not None else None
 
     def docker_running(self) -> bool:
-        return self.docker_owner() is not None
+        """Docker Desktop runs and its engine is up (on WSL2 it needs its owner's WSL VM)."""
+        dd, owner = self.state.docker, self.docker_owner()
+        if dd is None or owner is None:
+            return False
+        return dd.backend != "wsl2" or owner.vm_started is not None
 
     def port_reserved_by_wsl(self, port: int) -> bool:
         """True when the owner's mirrored VM takes the port away from com.docker.backend."""
@@ -164,8 +141,7 @@ class MirroredWindowsModel(WindowsHostModel):
             return False
         if self.running_mode(owner) != "mirrored":
             return False
-        _, ignored, _ = self.effective(owner)
-        return port not in ignored
+        return port not in owner.vm_ignored_ports
 
     def docker_listeners(self) -> list[Listener]:
         dd = self.state.docker
@@ -176,7 +152,7 @@ class MirroredWindowsModel(WindowsHostModel):
             if not c.running:
                 continue
             for host_ip, host_port, _cport, proto in c.ports:
-                if proto != "tcp" or self.port_reserved_by_wsl(host_port):
+                if proto != "tcp" or self.port_reserved_by_wsl(host_port) or host_port in dd.unforwarded_ports:
                     continue
                 out.append(Listener(host_port, "com.docker.backend", host_ip, self.pid("com.docker.backend")))
         return out
@@ -245,9 +221,13 @@ class MirroredWindowsModel(WindowsHostModel):
         uninstall = None
         if dd is not None and dd.per_user_install and dd.owner and dd.owner.lower() == u.name.lower() and u.loaded:
             uninstall = {"DisplayVersion": dd.version, "InstallLocation": dd.install_location}
+        backup = None
+        if u.wslconfig_backup is not None:
+            name, data, mtime = u.wslconfig_backup
+            backup = {"LastWriteUtc": ts(mtime), "Length": len(data), "Base64": base64.b64encode(data[:65536]).decode(), "Name": name}
         return {"SID": f"{self.state.machine_sid}-{u.rid}", "Account": u.account, "LocalPath": u.path, "Loaded": u.loaded,
                 "LastUseUtc": ts(LAB_EPOCH - timedelta(minutes=5) if u.loaded else LAB_EPOCH - timedelta(days=20)),
-                "WslConfig": wc, "Variants": variants, "DockerSettings": settings,
+                "WslConfig": wc, "WslConfigBackup": backup, "Variants": variants, "DockerSettings": settings,
                 "LxssDefault": distros[0]["Id"] if distros and u.loaded else None,
                 "LxssDistros": distros, "DockerUninstall": uninstall}
 
@@ -271,6 +251,8 @@ class MirroredWindowsModel(WindowsHostModel):
         if s.wsl_msi_version:
             add("wslservice", "NT AUTHORITY\\SYSTEM", s.boot + timedelta(seconds=40), "C:\\Program Files\\WSL\\wslservice.exe")
         for u in s.users:
+            for name in u.processes:
+                add(name, u.account, s.boot + timedelta(minutes=10), None)
             if u.vm_started is not None:
                 add("vmmemWSL", None, u.vm_started, None)
                 if u.vm_mode == "nat":
@@ -334,7 +316,8 @@ class MirroredWindowsModel(WindowsHostModel):
             "wsl": {"MsiVersion": s.wsl_msi_version,
                     "MsiInstallLocation": "C:\\Program Files\\WSL\\" if s.wsl_msi_version else None, "AppxVersion": None,
                     "Policy": {k: s.wsl_policy.get(k) for k in
-                               ("DefaultNetworkingMode", "AllowNetworkingModeUserSetting", "AllowFirewallUserSetting")},
+                               ("DefaultNetworkingMode", "AllowNetworkingModeUserSetting", "AllowFirewallUserSetting",
+                                "AllowWSL", "AllowInboxWSL")},
                     "Service": self._many(services)},
             "wslVersion": {"ExitCode": rc, "Base64": base64.b64encode(wsl_bytes).decode()},
             "profiles": profiles,
@@ -374,7 +357,7 @@ class MirroredWindowsModel(WindowsHostModel):
             text += self._distro_addrs(mode)
         else:
             text += "There is no distribution with the supplied name.\r\nError code: Wsl/Service/WSL_E_DISTRO_NOT_FOUND\r\n"
-        text += "@@end\r\n"
+        text += "@@engine\r\n" + (user.distro_engine or "unavailable") + "\r\n@@end\r\n"
         res.update(Ran=True, TaskResult=0, OutputBase64=base64.b64encode(text.encode()).decode())
         res["Actions"].append(f"{stamp} removed scheduled task {task}")
         res["Cleanup"] = {"TaskRemoved": True, "FileRemoved": True}

@@ -75,6 +75,7 @@ class DockerDesktop:
     kernel: str = "6.6.87.2-microsoft-standard-WSL2"
     containers: list[Container] = field(default_factory=list)
     probe_image_present: bool = True   # nginx:alpine already pulled (the probe never pulls)
+    unforwarded_ports: list[int] = field(default_factory=list)  # com.docker.backend cannot listen (excluded port range)
     started: datetime = LAB_EPOCH - timedelta(hours=4)
 
 
@@ -94,7 +95,19 @@ class UserProfile:
     distros: list[str] = field(default_factory=list)    # WSL distributions registered in HKCU\...\Lxss
     vm_started: datetime | None = None          # the user's WSL VM (vmmemWSL) start; None = not running
     vm_mode: str | None = None                  # networking mode the running VM started with
+    vm_ignored_ports: list[int] = field(default_factory=list)   # experimental.ignoredPorts the VM started with
     wsl_event_log: list[tuple[datetime, str]] = field(default_factory=list)
+    previous_wslconfig: bytes | None = None     # the file before its last change (what an earlier VM start read)
+    previous_mtime: datetime = LAB_EPOCH - timedelta(days=30)
+    wslconfig_backup: tuple[str, bytes, datetime] | None = None  # auditor's wslconfig-<stamp>.bak: name, bytes, mtime
+    processes: list[str] = field(default_factory=list)          # other processes of this user (gvproxy, ...)
+    distro_engine: str | None = None            # Docker Engine version inside the default distro (None: no engine)
+
+    def config_at(self, when: datetime) -> bytes | None:
+        """The .wslconfig bytes in force at ``when``: the previous content when the file changed after it."""
+        if self.previous_wslconfig is not None and self.wslconfig_mtime > when:
+            return self.previous_wslconfig
+        return None if self.wslconfig_error else self.wslconfig
 
     @property
     def account(self) -> str:

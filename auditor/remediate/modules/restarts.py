@@ -11,12 +11,14 @@ running and started before the user's `.wslconfig` last changed. Run again, they
 from __future__ import annotations
 
 import abc
+import base64
 import re
 from datetime import datetime, timezone
 from typing import ClassVar
 
 from pydantic import model_validator
 
+from auditor.mirrored.versions import older_than
 from auditor.remediate.modules.base import Module, ModuleArgs, ModuleContext, Outcome, register_module
 from auditor.remediate.wire import ps_step
 from auditor.results import TaskStatus
@@ -65,12 +67,27 @@ ConvertTo-Json -InputObject $r -Compress
 """
 
 
+# Docker Desktop before 4.37 has no `docker desktop restart`: quit it (the user's own processes) and start it again.
+# Run as the user through the scheduled task, as -EncodedCommand (no quoting through the task's argument string).
+DD_QUIT_START_PS = r"""
+$ErrorActionPreference = 'Stop'
+$exe = '{exe}'
+Get-Process -Name 'Docker Desktop' -ErrorAction SilentlyContinue | Stop-Process -Force
+$deadline = (Get-Date).AddSeconds(60)
+while ((Get-Process -Name 'com.docker.backend' -ErrorAction SilentlyContinue) -and ((Get-Date) -lt $deadline)) { Start-Sleep -Milliseconds 500 }
+Start-Process -FilePath $exe
+"""
+DD_CLI_RESTART = "4.37"   # first Docker Desktop with `docker desktop restart` (Docker Desktop CLI)
+
+
 class RestartArgs(ModuleArgs):
     user: str                          # DOMAIN\user, the profile's owner
     config: str | None = None          # that user's .wslconfig: changed after the start = restart pending
     config_changed: bool = False       # an earlier task changed (or, in check mode, would change) it
     only_if_pending: bool = True
     wait: int = 90                     # seconds the task may run
+    version: str | None = None         # docker_desktop_restart: Docker Desktop's version (4.37+ has `docker desktop restart`)
+    install_location: str | None = None  # docker_desktop_restart: where Docker Desktop is installed
 
     @model_validator(mode="after")
     def _check(self) -> "RestartArgs":
@@ -78,6 +95,8 @@ class RestartArgs(ModuleArgs):
             raise ValueError(f"user must look like DOMAIN\\name, got {self.user!r}")
         if not 5 <= self.wait <= 600:
             raise ValueError("wait must be between 5 and 600 seconds")
+        if self.install_location is not None and any(c in self.install_location for c in "'\"\r\n`$"):
+            raise ValueError(f"install_location must be a plain path, got {self.install_location!r}")
         return self
 
 
@@ -151,10 +170,16 @@ class DockerDesktopRestartModule(_UserRestart):
     any_owner = False
     what = "Docker Desktop"
     note = "Run as the administrator, it would start a second Docker Desktop in the administrator's session instead."
-    description = "docker desktop restart as the profile's owner (opt-in: --enable restart)"
+    description = ("docker desktop restart (4.37+; older: quit and start Docker Desktop) as the profile's owner "
+                   "(opt-in: --enable restart)")
 
     def command(self, args: RestartArgs) -> tuple[str, str]:
-        return "docker.exe", "desktop restart"
+        loc = (args.install_location or "C:\\Program Files\\Docker\\Docker").rstrip("\\")
+        if args.version and older_than(args.version, DD_CLI_RESTART) is False:
+            return f"{loc}\\resources\\bin\\docker.exe", "desktop restart"
+        script = DD_QUIT_START_PS.replace("{exe}", f"{loc}\\Docker Desktop.exe")
+        encoded = base64.b64encode(script.encode("utf-16-le")).decode()
+        return "powershell.exe", f"-NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand {encoded}"
 
 
 def _time(value: object) -> datetime | None:
