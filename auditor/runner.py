@@ -16,7 +16,7 @@ from auditor import __version__
 from auditor.checks import evaluate_checks
 from auditor.gather import Gathered, gather, selected_collectors
 from auditor.plan import HostPlan, PlannedPlay
-from auditor.redact import public_vars, scrub, secret_values
+from auditor.secrets import public_vars, scrub_text, secret_values
 from auditor.results import (
     CheckResult,
     CheckStatus,
@@ -154,7 +154,7 @@ class Runner:
         state.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
         result.timings = state.timings
         if secrets:
-            result = HostResult.model_validate(scrub(result.model_dump(mode="json"), secrets))
+            result = HostResult.model_validate(scrub_text(result.model_dump(mode="json"), secrets))
         return result
 
     async def _run_plays(self, plan: HostPlan, state: "_HostState") -> None:

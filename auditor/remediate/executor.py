@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from auditor.gather import gather, selected_collectors
 from auditor.playbook.expressions import ExpressionError, evaluate
-from auditor.redact import public_vars
+from auditor.secrets import public_vars
 from auditor.remediate.modules import ModuleContext, Outcome, get_module
 from auditor.remediate.modules.base import elapsed_ms
 from auditor.remediate.schema import RemediationPlay, Task

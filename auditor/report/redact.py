@@ -10,33 +10,15 @@ run's ``options``.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from auditor.results import RunResult
+from auditor.secrets import is_secret_name
 
 REDACTED_MARKER = "_redacted"
 REDACTED_VALUE = "[redacted: key material]"
-
-# Parts are looked for in the key's words joined lowercase, so "API-Key", "api_key" and "apiKey" all match;
-# exact words match whole words only ("pass" in "ssh_pass", not in "passed").
-_SECRET_KEY_PARTS = (
-    "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey", "accesskey",
-    "sshkey", "keymaterial", "credential", "authorization", "cookie", "sessionid", "bearer",
-)
-_SECRET_KEY_EXACT = frozenset({"pwd", "pass", "psk", "otp", "pin"})
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
-
-@functools.lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    """True when a mapping key names a secret (``password``, ``api_key``, ``X-Auth-Token``, ``ssh_pass``...)."""
-    words = [w.lower() for w in _WORD.findall(key)]
-    joined = "".join(words)
-    return any(w in _SECRET_KEY_EXACT for w in words) or any(part in joined for part in _SECRET_KEY_PARTS)
-
 
 def scrub(value: Any) -> Any:
     """A copy of ``value`` with secret-looking keys dropped and PEM private keys replaced."""
@@ -44,7 +26,7 @@ def scrub(value: Any) -> Any:
         out: dict[str, Any] = {}
         dropped: list[str] = []
         for key, item in value.items():
-            if isinstance(key, str) and is_secret_key(key) and key != REDACTED_MARKER:
+            if isinstance(key, str) and is_secret_name(key) and key != REDACTED_MARKER:
                 dropped.append(key)
                 continue
             out[key] = scrub(item)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.report.redact import REDACTED_MARKER, REDACTED_VALUE, is_secret_key, redact_run, scrub
+from auditor.report.redact import REDACTED_MARKER, REDACTED_VALUE, redact_run, scrub
+from auditor.secrets import is_secret_name as is_secret_key
 from auditor.report.writers import available_formats, write_reports
 from tests.report_factory import SECRET_VALUE, make_run
 
