@@ -9,7 +9,7 @@
 See docs/history.md for the data model, states, resume and pruning.
 """
 
-from auditor.store.engine import StoreError
+from auditor.store.engine import StoreError, StoreMissing
 from auditor.store.models import PlaybookRef, PruneCounts, RunListing, RunRecord, RunState, TrendPoint
 from auditor.store.rows import check_key
 from auditor.store.store import CheckRow, HostSummary, Store, open_store, playbook_set_key
@@ -19,7 +19,7 @@ from auditor.store.writer import StoreWriter, WriterStats
 
 __all__ = [
     "DISABLED", "STORE_ENV", "CheckRow", "HostSummary", "PlaybookRef", "PruneCounts", "RunListing", "RunRecord",
-    "RunState", "Store", "StoreError", "StoreWriter", "TrendPoint", "VerdictRank", "WriterStats", "check_key",
+    "RunState", "Store", "StoreError", "StoreMissing", "StoreWriter", "TrendPoint", "VerdictRank", "WriterStats", "check_key",
     "default_store_path", "default_store_url", "default_verdict_rank", "open_store", "playbook_set_key",
     "resolve_store_url", "worst_verdict",
 ]

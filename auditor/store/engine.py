@@ -32,6 +32,10 @@ class StoreError(BadInputError):
     """The store cannot be used (unreachable, not a store, a newer schema) or has no such run: exit 4."""
 
 
+class StoreMissing(StoreError):
+    """A SQLite store that does not exist yet, opened by a command that only reads."""
+
+
 def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
@@ -44,9 +48,13 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(db)
 
 
-def make_engine(url: URL) -> Engine:
-    """An engine for ``url``; a SQLite file (and its folder) is created private to the user."""
+def make_engine(url: URL, *, create: bool = True) -> Engine:
+    """An engine for ``url``; a SQLite file (and its folder) is created private to the user, unless
+    ``create`` is False, when a missing file is a ``StoreMissing`` error."""
     if is_sqlite(url):
+        path = sqlite_file(url)
+        if not create and path is not None and not path.exists():
+            raise StoreMissing("no store here yet: nothing has been recorded", Location(str(path)))
         return _sqlite_engine(url)
     try:
         return create_engine(url, pool_pre_ping=True)

@@ -56,10 +56,12 @@ class CheckRow(NamedTuple):
     listing_digest: str | None
 
 
-def open_store(url: str | None = None, *, verdict_rank: VerdictRank = default_verdict_rank) -> Store:
-    """Open (creating and migrating as needed) the store at a SQLAlchemy URL; None: the default SQLite file."""
+def open_store(url: str | None = None, *, verdict_rank: VerdictRank = default_verdict_rank,
+               create: bool = True) -> Store:
+    """Open (creating and migrating as needed) the store at a SQLAlchemy URL; None: the default SQLite file.
+    ``create`` False: a SQLite file that does not exist is a ``StoreMissing`` error instead (read-only commands)."""
     parsed = parse_store_url(url or default_store_url())
-    engine = make_engine(parsed)
+    engine = make_engine(parsed, create=create)
     try:
         upgrade(engine)
     except BaseException:
