@@ -36,8 +36,10 @@ from auditor.store.verdicts import VerdictRank, default_verdict_rank
 if TYPE_CHECKING:
     from auditor.store.writer import StoreWriter
 
-#: A running run whose owner has not beaten for this long is taken as dead (its owner host may be another machine).
+#: A running run owned on another machine is taken as dead when its owner has not beaten for this long.
 STALE_AFTER = timedelta(seconds=60)
+#: On this machine the owner's pid decides; past this age a heartbeat is too old to trust the pid (reuse).
+PID_TRUST = timedelta(days=1)
 _IN_CHUNK = 500  # names per IN (...) list: well under every backend's bound-parameter limit
 _NO_VERDICT = "-"
 
@@ -431,11 +433,10 @@ class Store:
         )
 
     def _owner_alive(self, row: Row[Any]) -> bool:
-        if utcnow() - row.heartbeat > self.stale_after:
-            return False
+        age = utcnow() - row.heartbeat
         if row.owner_host != self._owner_host:
-            return True  # another machine: its heartbeat is all there is to go by
-        return _pid_alive(row.owner_pid)
+            return age <= self.stale_after  # another machine: its heartbeat is all there is to go by
+        return age <= PID_TRUST and _pid_alive(row.owner_pid)
 
 
 def _pid_alive(pid: int) -> bool:

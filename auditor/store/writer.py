@@ -1,6 +1,7 @@
 """Record hosts as they finish without slowing the audit: a thread that commits small batches.
 
-``record()`` only queues the result (microseconds, on the event loop). The writer thread turns queued
+``record()`` only queues the result (microseconds, on the event loop). The writer thread (started by the
+first ``record()``, see ``start``) turns queued
 hosts into rows (scrub, bounds, digests) and commits them together, at most every ``interval`` seconds
 or ``max_batch`` hosts, so a fleet finishing 200 hosts/s costs about five short transactions a second. It
 also beats the run's heartbeat. A crash loses at most the batch not yet committed; ``--resume`` audits
@@ -54,8 +55,18 @@ class StoreWriter:
         self._done = 0  # hosts committed or given up on
         self._progress = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"auditor-store-{run_id}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (and the heartbeat) now; otherwise the first ``record()`` starts it.
+
+        Starting late is deliberate: ``auditor.workers`` forks its worker processes only while the
+        process has a single thread, and forks them before the first host finishes."""
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"auditor-store-{self.run_id}", daemon=True)
+                self._thread.start()
 
     # --- the caller's side -------------------------------------------------------------------------
 
@@ -63,12 +74,14 @@ class StoreWriter:
         """Queue a finished host; returns at once."""
         if self._closed:
             raise RuntimeError("the store writer is closed")
+        self.start()
         with self._progress:
             self._queued += 1
         self._queue.put(host)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every host queued so far is committed (or given up on); False on timeout."""
+        self.start()
         with self._progress:
             target = self._queued
         self._queue.put(_FLUSH)
@@ -81,8 +94,9 @@ class StoreWriter:
         Raises StoreError when some hosts could not be stored (they are what a resume re-audits)."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join()
+            if self._thread is not None:
+                self._queue.put(_STOP)
+                self._thread.join()
         record = None
         if finish:
             record = self.store.finish_run(self.run_id, state)

@@ -113,7 +113,7 @@ def test_a_running_run_with_a_dead_owner_reads_interrupted(store):
     assert store.claim_run("r-dead").owner_pid == os.getpid()
 
 
-def test_a_live_run_of_another_process_cannot_be_claimed_until_its_heartbeat_is_stale(store):
+def test_a_live_run_of_another_local_process_cannot_be_claimed(store):
     run = make_run(2, hostile=False)
     store.create_run(header(run, "r-live"))
     with store.engine.begin() as conn:
@@ -121,8 +121,11 @@ def test_a_live_run_of_another_process_cannot_be_claimed_until_its_heartbeat_is_
     assert store.get_run("r-live").live
     with pytest.raises(StoreError, match="is still running"):
         store.claim_run("r-live")
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn:  # a quiet owner (no host finished for minutes) is still alive here
         conn.execute(update(runs).where(runs.c.id == "r-live").values(heartbeat=utcnow() - timedelta(minutes=5)))
+    assert store.get_run("r-live").live
+    with store.engine.begin() as conn:  # a day without a beat: the pid may belong to another program by now
+        conn.execute(update(runs).where(runs.c.id == "r-live").values(heartbeat=utcnow() - timedelta(days=2)))
     assert store.get_run("r-live").state is RunState.interrupted
     assert store.claim_run("r-live").live
 
@@ -227,6 +230,20 @@ def test_writer_batches_beats_and_completes(store):
     assert record is not None and record.state is RunState.complete
     assert writer.stats.recorded == 300 and writer.stats.failed == 0
     assert 1 <= writer.stats.batches < 300  # batched, not one transaction per host
+
+
+def test_writer_starts_its_thread_with_the_first_host(store):
+    # auditor.workers forks its workers only while the process has one thread: a writer made before them
+    # must not have started one yet
+    run = make_run(2, hostile=False)
+    store.create_run(header(run, "r-lazy"), planned_hosts=[h.name for h in run.hosts])
+    threads = threading.active_count()
+    writer = store.writer("r-lazy")
+    assert threading.active_count() == threads
+    writer.record(run.hosts[0])
+    assert threading.active_count() == threads + 1
+    assert writer.close().state is RunState.incomplete
+    assert threading.active_count() == threads
 
 
 def test_writer_context_manager_marks_an_interrupted_run(store):
