@@ -1,24 +1,23 @@
 """Drift between two stored runs: per host a change class, per check its status transition, and the line
 diff of a file listing (the relevant ``.wslconfig``) that changed between the two scans.
 
-Fast on large fleets: hosts are compared by the per-host digest of their check statuses first; check
-rows are read only for hosts whose digests differ, and stored documents only for hosts whose file
-listing changed. The change classes are defined in docs/history.md ("Drift").
+Fast on large fleets: hosts are compared by the per-host digest of their check statuses first, and the
+database returns only the checks that differ (of hosts whose digests differ), with their file listings. The change classes are defined in docs/history.md ("Drift").
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.results import HOST_DOWN_STATUSES, CheckStatus, HostResult
+from auditor.results import HOST_DOWN_STATUSES, CheckStatus
 from auditor.store.models import RunRecord, RunState
-from auditor.store.rows import keyed_checks, listing_lines
-from auditor.store.store import CheckRow, HostSummary, Store
+from auditor.store.store import CheckTransition, HostSummary, Store
 from auditor.store.verdicts import VerdictRank
 
 DIFF_SCHEMA_VERSION = "1.0"
@@ -100,9 +99,10 @@ def drift_schema() -> dict[str, Any]:
     return schema
 
 
-def classify(old: HostSummary | None, new: HostSummary | None, old_checks: dict[str, CheckRow],
-             new_checks: dict[str, CheckRow], rank: VerdictRank) -> ChangeClass:
-    """The change class of one host between two scans (docs/history.md, "Drift")."""
+def classify(old: HostSummary | None, new: HostSummary | None, changes: list[CheckTransition],
+             rank: VerdictRank) -> ChangeClass:
+    """The change class of one host between two scans (docs/history.md, "Drift"); ``changes`` are its
+    checks whose status or file listing differs, or that ran in one scan only."""
     if old is None:
         return ChangeClass.new
     if new is None:
@@ -115,14 +115,12 @@ def classify(old: HostSummary | None, new: HostSummary | None, old_checks: dict[
         old_rank, new_rank = rank(old.verdict), rank(new.verdict)
         if new_rank != old_rank:
             return ChangeClass.regressed if new_rank > old_rank else ChangeClass.fixed
-    both = old_checks.keys() & new_checks.keys()
-    worse = any(new_checks[k].status in _BAD and old_checks[k].status not in _BAD for k in both)
-    better = any(old_checks[k].status in _BAD and new_checks[k].status not in _BAD for k in both)
+    compared = [t for t in changes if t.old_status is not None and t.new_status is not None]
+    worse = any(t.new_status in _BAD and t.old_status not in _BAD for t in compared)
+    better = any(t.old_status in _BAD and t.new_status not in _BAD for t in compared)
     if worse != better:
         return ChangeClass.regressed if worse else ChangeClass.fixed
-    if (old.status != new.status or old.verdict != new.verdict or old_checks.keys() != new_checks.keys()
-            or any(old_checks[k].status != new_checks[k].status or old_checks[k].listing_digest != new_checks[k].listing_digest
-                   for k in both)):
+    if changes or old.status != new.status or old.verdict != new.verdict:
         return ChangeClass.changed
     return ChangeClass.unchanged
 
@@ -134,34 +132,29 @@ def diff_runs(store: Store, old_id: str, new_id: str, *, rank: VerdictRank | Non
     old_run, new_run = store.get_run(old_id), store.get_run(new_id)
     old_hosts, new_hosts = store.host_summaries(old_run.id), store.host_summaries(new_run.id)
     names = sorted(old_hosts.keys() | new_hosts.keys())
+    # equal digests: same outcome, verdict, check statuses and listings; only the others are compared
     differing = [n for n in names if n in old_hosts and n in new_hosts
                  and (old_hosts[n].check_digest is None or old_hosts[n].check_digest != new_hosts[n].check_digest)]
     everything = len(differing) > _READ_ALL_CHECKS * max(1, len(names))
-    old_checks = store.check_rows(old_run.id, None if everything else differing)
-    new_checks = store.check_rows(new_run.id, None if everything else differing)
+    changes = store.check_transitions(old_run.id, new_run.id, None if everything else differing) if differing else {}
     compared = set(differing)
     drifts: list[HostDrift] = []
-    listing_hosts: list[str] = []
     for name in names:
         old, new = old_hosts.get(name), new_hosts.get(name)
-        before = old_checks.get(name, {}) if name in compared else {}
-        after = new_checks.get(name, {}) if name in compared else {}
-        change = classify(old, new, before, after, rank) if name in compared or old is None or new is None \
+        mine = changes.get(name, []) if name in compared else []
+        change = classify(old, new, mine, rank) if name in compared or old is None or new is None \
             else _same_digest(new)
         if change is ChangeClass.unchanged and not include_unchanged:
             continue
-        drift = HostDrift(
+        drifts.append(HostDrift(
             host=name, change=change,
             old_status=old.status if old else None, new_status=new.status if new else None,
             old_verdict=old.verdict if old else None, new_verdict=new.verdict if new else None,
             old_confidence=old.confidence if old else None, new_confidence=new.confidence if new else None,
-            checks=_check_changes(before, after),
-        )
-        if any(k in before and k in after and before[k].listing_digest != after[k].listing_digest
-               and (before[k].listing_digest or after[k].listing_digest) for k in before):
-            listing_hosts.append(name)
-        drifts.append(drift)
-    _add_listing_diffs(store, old_run, new_run, drifts, listing_hosts)
+            checks=[CheckChange(key=t.key, check_id=t.check_id, severity=t.severity, old=t.old_status, new=t.new_status)
+                    for t in mine if t.old_status != t.new_status],
+            listings=[d for d in (_listing_diff(t, old_run, new_run) for t in mine) if d is not None],
+        ))
     drifts.sort(key=lambda d: (_ORDER[d.change], d.host))
     listed = {d.host: d.change for d in drifts}
     counts = {c.value: 0 for c in ChangeClass}
@@ -171,54 +164,21 @@ def diff_runs(store: Store, old_id: str, new_id: str, *, rank: VerdictRank | Non
 
 
 def _same_digest(new: HostSummary) -> ChangeClass:
-    """Equal digests: same outcome, verdict and check statuses; only a down host is still worth flagging."""
+    """Equal digests: nothing to compare; only a host that is down again is still worth flagging."""
     return ChangeClass.unreachable if new.status in _DOWN else ChangeClass.unchanged
 
 
-def _check_changes(before: dict[str, CheckRow], after: dict[str, CheckRow]) -> list[CheckChange]:
-    out = []
-    for key in sorted(before.keys() | after.keys()):
-        old, new = before.get(key), after.get(key)
-        if old is not None and new is not None and old.status == new.status:
-            continue
-        row = new or old
-        assert row is not None
-        out.append(CheckChange(key=key, check_id=row.check_id, severity=row.severity,
-                               old=old.status if old else None, new=new.status if new else None))
-    return out
-
-
-def _add_listing_diffs(store: Store, old_run: RunRecord, new_run: RunRecord, drifts: list[HostDrift],
-                       hosts: list[str]) -> None:
-    if not hosts:
-        return
-    old_docs, new_docs = store.host_documents(old_run.id, hosts), store.host_documents(new_run.id, hosts)
-    by_host = {d.host: d for d in drifts}
-    for name in hosts:
-        if name not in old_docs or name not in new_docs:
-            continue
-        before, after = _listings(old_docs[name]), _listings(new_docs[name])
-        for key in sorted(before.keys() & after.keys()):
-            (old_id, old_file, old_lines), (_, new_file, new_lines) = before[key], after[key]
-            if old_lines == new_lines:
-                continue
-            lines = list(difflib.unified_diff(old_lines, new_lines, lineterm="",
-                                              fromfile=f"{old_file or key} (run {old_run.id})",
-                                              tofile=f"{new_file or key} (run {new_run.id})"))
-            by_host[name].listings.append(ListingDiff(key=key, check_id=old_id, old_file=old_file,
-                                                      new_file=new_file, diff=lines))
-
-
-def _listings(document: dict[str, Any]) -> dict[str, tuple[str, str | None, list[str]]]:
-    """key -> (check id, file path, text lines) for every check with a file listing in its evidence."""
-    out: dict[str, tuple[str, str | None, list[str]]] = {}
-    for key, check in keyed_checks(HostResult.model_validate(document)):
-        lines = listing_lines(check.evidence)
-        if lines is None:
-            continue
-        profile = check.evidence.get("profile")
-        out[key] = (check.id, profile if isinstance(profile, str) else None, [str(x.get("text", "")) for x in lines])
-    return out
+def _listing_diff(t: CheckTransition, old_run: RunRecord, new_run: RunRecord) -> ListingDiff | None:
+    """The line diff of a file listing that differs between the two scans (both scans must have one)."""
+    if t.old_listing is None or t.new_listing is None or t.old_listing == t.new_listing:
+        return None
+    before, after = json.loads(t.old_listing), json.loads(t.new_listing)
+    if before["lines"] == after["lines"]:
+        return None
+    lines = list(difflib.unified_diff(before["lines"], after["lines"], lineterm="",
+                                      fromfile=f"{before['file'] or t.key} (run {old_run.id})",
+                                      tofile=f"{after['file'] or t.key} (run {new_run.id})"))
+    return ListingDiff(key=t.key, check_id=t.check_id, old_file=before["file"], new_file=after["file"], diff=lines)
 
 
 def _ref(run: RunRecord) -> RunRef:

@@ -110,6 +110,7 @@ check_results = Table(
     Column("message", Text, nullable=False),
     Column("evidence_digest", String(64), nullable=False),
     Column("listing_digest", String(64)),                  # digest of evidence ``lines`` (a file listing)
+    Column("listing", Text),                               # that listing: {"file": path, "lines": [text]}
     Column("duration_ms", Float, nullable=False),
     ForeignKeyConstraint(["run_id", "host"], ["host_results.run_id", "host_results.host"], ondelete="CASCADE"),
 )

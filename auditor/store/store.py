@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import socket
+from operator import itemgetter
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from auditor.errors import Location
@@ -51,11 +52,17 @@ class HostSummary(NamedTuple):
     check_digest: str | None
 
 
-class CheckRow(NamedTuple):
+class CheckTransition(NamedTuple):
+    """One check of one host whose status or file listing differs between two runs (None: not run there)."""
+
+    host: str
+    key: str
     check_id: str
-    status: str
     severity: str
-    listing_digest: str | None
+    old_status: str | None
+    new_status: str | None
+    old_listing: str | None   # the listing_row JSON, when the check has a file listing
+    new_listing: str | None
 
 
 def open_store(url: str | None = None, *, verdict_rank: VerdictRank = default_verdict_rank,
@@ -208,9 +215,9 @@ class Store:
             conn.execute(delete(host_results).where(host_results.c.run_id == run_id, host_results.c.host.in_(chunk)))
         if rows:
             conn.execute(insert(host_results), [r.host for r in rows])
-        checks = [c for r in rows for c in r.checks]
+        checks = [_CHECK_VALUES(c) for r in rows for c in r.checks]
         if checks:
-            conn.execute(insert(check_results), checks)
+            _insert_checks(conn, checks)
         if heartbeat:
             conn.execute(update(runs).where(runs.c.id == run_id).values(heartbeat=utcnow()))
 
@@ -274,28 +281,34 @@ class Store:
                                  .where(host_results.c.run_id == row.id))
             return {r.host: HostSummary(r.status, r.verdict, r.confidence, r.check_digest) for r in found}
 
-    def check_rows(self, run_id: str, hosts: Collection[str] | None = None) -> dict[str, dict[str, CheckRow]]:
-        """Check rows per host and key, for ``hosts`` (None: every host of the run)."""
-        out: dict[str, dict[str, CheckRow]] = defaultdict(dict)
-        cols = (check_results.c.host, check_results.c.key, check_results.c.check_id, check_results.c.status,
-                check_results.c.severity, check_results.c.listing_digest)
+    def check_transitions(self, old_run: str, new_run: str,
+                          hosts: Collection[str] | None = None) -> dict[str, list[CheckTransition]]:
+        """Per host, the checks whose status or file listing differs between two runs, and checks run in
+        only one of them (for ``hosts``, None: every host). The database does the comparing: only the
+        differences come back, whatever the fleet's size."""
+        o, n = check_results.alias("o"), check_results.alias("n")
+        pair = and_(n.c.run_id == new_run, n.c.host == o.c.host, n.c.key == o.c.key)
+        both = (select(o.c.host, o.c.key, n.c.check_id, n.c.severity, o.c.status, n.c.status, o.c.listing, n.c.listing)
+                .select_from(o.join(n, pair))
+                .where(o.c.run_id == old_run,
+                       or_(o.c.status != n.c.status, o.c.listing_digest.is_distinct_from(n.c.listing_digest))))
+        only_old = (select(o.c.host, o.c.key, o.c.check_id, o.c.severity, o.c.status, null(), o.c.listing, null())
+                    .select_from(o.outerjoin(n, pair)).where(o.c.run_id == old_run, n.c.key.is_(None)))
+        back = and_(o.c.run_id == old_run, o.c.host == n.c.host, o.c.key == n.c.key)
+        only_new = (select(n.c.host, n.c.key, n.c.check_id, n.c.severity, null(), n.c.status, null(), n.c.listing)
+                    .select_from(n.outerjoin(o, back)).where(n.c.run_id == new_run, o.c.key.is_(None)))
+        found: list[tuple[Any, ...]] = []
+        groups: list[list[str] | None] = [None] if hosts is None else list(_chunks(list(hosts)))
         with self._guard(), read_transaction(self.engine) as conn:
-            base = select(*cols).where(check_results.c.run_id == run_id)
-            queries = [base] if hosts is None else [base.where(check_results.c.host.in_(c)) for c in _chunks(list(hosts))]
-            for query in queries:
-                for r in conn.execute(query):
-                    out[r.host][r.key] = CheckRow(r.check_id, r.status, r.severity, r.listing_digest)
+            for group in groups:
+                for query, col in ((both, o.c.host), (only_old, o.c.host), (only_new, n.c.host)):
+                    found.extend(tuple(r) for r in conn.execute(query if group is None else query.where(col.in_(group))))
+        out: dict[str, list[CheckTransition]] = defaultdict(list)
+        for row in found:
+            out[row[0]].append(CheckTransition(*row))
+        for changes in out.values():
+            changes.sort(key=lambda t: t.key)
         return dict(out)
-
-    def host_documents(self, run_id: str, hosts: Collection[str]) -> dict[str, dict[str, Any]]:
-        """The stored HostResult JSON of some hosts of a run."""
-        out: dict[str, dict[str, Any]] = {}
-        with self._guard(), read_transaction(self.engine) as conn:
-            for chunk in _chunks(list(hosts)):
-                for r in conn.execute(select(host_results.c.host, host_results.c.document)
-                                      .where(host_results.c.run_id == run_id, host_results.c.host.in_(chunk))):
-                    out[r.host] = read_document(r.document)
-        return out
 
     # --- listing ----------------------------------------------------------------------------------
 
@@ -437,6 +450,24 @@ class Store:
         if row.owner_host != self._owner_host:
             return age <= self.stale_after  # another machine: its heartbeat is all there is to go by
         return age <= PID_TRUST and _pid_alive(row.owner_pid)
+
+
+_CHECK_COLUMNS = tuple(c.name for c in check_results.columns)
+_CHECK_VALUES = itemgetter(*_CHECK_COLUMNS)
+
+
+def _insert_checks(conn: Connection, checks: list[tuple[Any, ...]]) -> None:
+    """Check rows are plain values (no type processing needed), so they go straight to the driver:
+    PostgreSQL's COPY, SQLite's executemany. Each is several times faster than a Core insert."""
+    columns = ", ".join(_CHECK_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY check_results ({columns}) FROM STDIN") as copy:
+            for row in checks:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in _CHECK_COLUMNS)
+    conn.exec_driver_sql(f"INSERT INTO check_results ({columns}) VALUES ({marks})", checks)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auditor.history.diff import ChangeClass, classify, drift_schema
-from auditor.store.store import CheckRow, HostSummary
+from auditor.store.store import CheckTransition, HostSummary
 
 RANK = {"BAD": 100, "RISK": 70, "OTHER_RISK": 70, "OK": 10}.__getitem__
 
@@ -14,8 +14,10 @@ def host(status="failed", verdict="RISK", confidence="high"):
     return HostSummary(status, verdict, confidence, None)
 
 
-def checks(**statuses):
-    return {k: CheckRow(k, s, "high", None) for k, s in statuses.items()}
+def changes(before: dict[str, str], after: dict[str, str]) -> list[CheckTransition]:
+    """What the store reports for two scans' check statuses: the keys whose status differs or that ran once."""
+    return [CheckTransition("h", k, k, "high", before.get(k), after.get(k), None, None)
+            for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
 
 
 @pytest.mark.parametrize("old,new,expected", [
@@ -30,13 +32,12 @@ def checks(**statuses):
     (host(verdict="RISK"), host(verdict="RISK"), ChangeClass.unchanged),
 ])
 def test_host_level_classes(old, new, expected):
-    same = checks(a="failed", b="passed")
-    assert classify(old, new, same, same, RANK) is expected
+    assert classify(old, new, [], RANK) is expected
 
 
 def test_verdict_rank_wins_over_check_transitions():
-    assert classify(host(verdict="OK"), host(verdict="BAD"), checks(a="failed"), checks(a="passed"), RANK) is ChangeClass.regressed
-    assert classify(host(verdict="BAD"), host(verdict="OK"), checks(a="passed"), checks(a="failed"), RANK) is ChangeClass.fixed
+    assert classify(host(verdict="OK"), host(verdict="BAD"), changes({"a": "failed"}, {"a": "passed"}), RANK) is ChangeClass.regressed
+    assert classify(host(verdict="BAD"), host(verdict="OK"), changes({"a": "passed"}, {"a": "failed"}), RANK) is ChangeClass.fixed
 
 
 @pytest.mark.parametrize("before,after,expected", [
@@ -52,22 +53,22 @@ def test_verdict_rank_wins_over_check_transitions():
     ({"a": "passed"}, {"a": "passed"}, ChangeClass.unchanged),
 ])
 def test_same_verdict_rank_is_decided_by_the_checks(before, after, expected):
-    assert classify(host(), host(), checks(**before), checks(**after), RANK) is expected
+    assert classify(host(), host(), changes(before, after), RANK) is expected
 
 
 def test_no_verdict_on_either_side_uses_the_checks():
-    assert classify(host(verdict=None), host(verdict=None), checks(a="passed"), checks(a="failed"), RANK) is ChangeClass.regressed
-    assert classify(host(verdict="RISK"), host(verdict=None), checks(a="passed"), checks(a="passed"), RANK) is ChangeClass.changed
+    assert classify(host(verdict=None), host(verdict=None), changes({"a": "passed"}, {"a": "failed"}), RANK) is ChangeClass.regressed
+    assert classify(host(verdict="RISK"), host(verdict=None), [], RANK) is ChangeClass.changed
 
 
 def test_a_changed_file_listing_alone_is_a_change():
-    old = {"a": CheckRow("a", "passed", "high", "d1")}
-    new = {"a": CheckRow("a", "passed", "high", "d2")}
-    assert classify(host(), host(), old, new, RANK) is ChangeClass.changed
+    listing = CheckTransition("h", "a", "a", "high", "passed", "passed", '{"file":null,"lines":["x"]}',
+                              '{"file":null,"lines":["y"]}')
+    assert classify(host(), host(), [listing], RANK) is ChangeClass.changed
 
 
 def test_host_outcome_change_alone_is_a_change():
-    assert classify(host("ok"), host("failed"), checks(a="passed"), checks(a="passed"), RANK) is ChangeClass.changed
+    assert classify(host("ok"), host("failed"), [], RANK) is ChangeClass.changed
 
 
 def test_drift_schema_is_versioned_and_names_every_class():

@@ -140,3 +140,26 @@ def test_an_oversized_host_loses_facts_then_evidence_and_says_why():
     doc = read_document(rows.host["document"])
     assert "evidence removed by the store" in doc["plays"][0]["checks"][0]["evidence"]["_cut"]
     assert len(zlib.decompress(rows.host["document"])) <= MAX_DOCUMENT
+
+
+def test_the_secret_precheck_sends_every_scrubbable_host_to_the_scrub():
+    from auditor.store.rows import might_hold_secrets
+
+    def with_evidence(evidence, **task):
+        host = _host([_check(evidence=evidence)])
+        if task:
+            host.plays[0].tasks.append(TaskResult(name="t", module="m", status="changed", **task))
+        return host
+
+    assert not might_hold_secrets(with_evidence({"passed": "pass word", "lines": [{"n": 1, "text": "key=1"}]}))
+    assert might_hold_secrets(with_evidence({"api_key": "x"}))
+    assert might_hold_secrets(with_evidence({"deep": [{"X-Auth-Token": "x"}]}))
+    assert might_hold_secrets(with_evidence({"ssh_pass": "x"}))
+    assert might_hold_secrets(with_evidence({"note": ["-----BEGIN OPENSSH PRIVATE KEY-----\nabc"]}))
+    assert might_hold_secrets(with_evidence({}, diff="+-----BEGIN RSA PRIVATE KEY-----"))
+    host = _host([_check()], facts={"vars": {"winrm_password": "x"}})
+    assert might_hold_secrets(host)
+    for host in make_run(24, hostile=False).hosts:
+        assert not might_hold_secrets(host), host.name  # the common case skips the scrub
+    hostile = [h for h in make_run(24, hostile=True).hosts if SECRET_VALUE in h.model_dump_json()]
+    assert hostile and all(might_hold_secrets(h) for h in hostile)

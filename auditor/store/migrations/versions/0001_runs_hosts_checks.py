@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("evidence_digest", sa.String(64), nullable=False),
         sa.Column("listing_digest", sa.String(64)),
+        sa.Column("listing", sa.Text),
         sa.Column("duration_ms", sa.Float, nullable=False),
         sa.ForeignKeyConstraint(["run_id", "host"], ["host_results.run_id", "host_results.host"], ondelete="CASCADE"),
     )
