@@ -176,6 +176,7 @@ def audit_pairs(hosts: int, pairs: int, workdir: Path) -> dict[str, Any]:
     on = statistics.median(r["wall_s"] for r in runs["on"])
     return {"hosts": hosts, "pairs": pairs, "off_wall_s": [r["wall_s"] for r in runs["off"]],
             "on_wall_s": [r["wall_s"] for r in runs["on"]], "off_median_s": off, "on_median_s": on,
+            "off_cpu_s": [r["cpu_s"] for r in runs["off"]], "on_cpu_s": [r["cpu_s"] for r in runs["on"]],
             "cost_pct": round((on - off) / off * 100, 1),
             "writer": [r["writer"] for r in runs["on"]], "states": [r["state"] for r in runs["on"]]}
 

@@ -138,9 +138,9 @@ def prune_command(
 # --- auditor diff ----------------------------------------------------------------------------------
 
 def diff_command(
-    old_run: Optional[str] = typer.Argument(None, help="The earlier run (id or unique prefix); default: the "
+    old_run: Optional[str] = typer.Argument(None, metavar="OLD_RUN", help="The earlier run (id or unique prefix); default: the "
                                             "complete run before NEW_RUN with the same playbooks."),
-    new_run: Optional[str] = typer.Argument(None, help="The later run; default: the latest complete run of the "
+    new_run: Optional[str] = typer.Argument(None, metavar="NEW_RUN", help="The later run; default: the latest complete run of the "
                                             "same playbooks as OLD_RUN (or the latest complete audit)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     show_unchanged: bool = typer.Option(False, "--all", help="Also list unchanged hosts (table; json always has them)."),
