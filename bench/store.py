@@ -190,35 +190,15 @@ def main() -> None:
     ap.add_argument("--audit-hosts", type=int, default=1000)
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--skip-audit", action="store_true")
+    ap.add_argument("--audit-only", action="store_true", help="only the cost on a real audit (step 4)")
     args = ap.parse_args()
     raise_nofile()
     sys.path.insert(0, str(ROOT))
-    from auditor.report.schema import load_report
-
     figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     with tempfile.TemporaryDirectory(prefix="auditor-bench-store-") as tmp:
         work = Path(tmp)
-        source_path = Path(args.source) if args.source else demo_report(args.demo_hosts, 11, work)
-        source = load_report(source_path)
-        figures["source"] = {"report": "saved" if args.source else f"auditor demo --hosts {args.demo_hosts}",
-                             "hosts": len(source.hosts),
-                             "checks_per_host": round(sum(len(h.all_checks()) for h in source.hosts) / len(source.hosts), 1),
-                             "json_bytes_per_host": round(len(source.model_dump_json()) / len(source.hosts))}
-        now = datetime.now(timezone.utc)
-        base = replicate(source, args.hosts, "bench-w", now - timedelta(days=30))
-        figures["prepare"] = measure_prepare(base)
-        pg_url, drop = pg_database(args.pg)
-        try:
-            sqlite_url = f"sqlite:///{work / 'writes.db'}"
-            figures["writes"] = {"sqlite": measure_writes(sqlite_url, base), "postgresql": measure_writes(pg_url, base)}
-            figures["writes"]["sqlite"]["file_bytes_per_host"] = round(
-                sum(p.stat().st_size for p in work.glob("writes.db*")) / len(base.hosts))
-            old = replicate(source, args.hosts, "bench-old", now - timedelta(days=14))
-            news = [drifted(old, DRIFT_SHARE, "bench-new-5pct"), drifted(old, 1.0, "bench-new-all")]
-            figures["diff"] = {"sqlite": measure_diff(f"sqlite:///{work / 'diff.db'}", old, news),
-                               "postgresql": measure_diff(pg_url, old, news)}
-        finally:
-            drop()
+        if not args.audit_only:
+            store_figures(args, work, figures)
         if not args.skip_audit:
             figures["audit"] = audit_pairs(args.audit_hosts, args.pairs, work)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -226,6 +206,33 @@ def main() -> None:
     out.write_text(json.dumps(figures, indent=2, default=str))
     print(json.dumps(figures, indent=2, default=str))
     print(f"figures: {out}")
+
+
+def store_figures(args: argparse.Namespace, work: Path, figures: dict[str, Any]) -> None:
+    """Steps 1-3: host results from a lab run, write rates, drift times."""
+    from auditor.report.schema import load_report
+
+    source_path = Path(args.source) if args.source else demo_report(args.demo_hosts, 11, work)
+    source = load_report(source_path)
+    figures["source"] = {"report": "saved" if args.source else f"auditor demo --hosts {args.demo_hosts}",
+                         "hosts": len(source.hosts),
+                         "checks_per_host": round(sum(len(h.all_checks()) for h in source.hosts) / len(source.hosts), 1),
+                         "json_bytes_per_host": round(len(source.model_dump_json()) / len(source.hosts))}
+    now = datetime.now(timezone.utc)
+    base = replicate(source, args.hosts, "bench-w", now - timedelta(days=30))
+    figures["prepare"] = measure_prepare(base)
+    pg_url, drop = pg_database(args.pg)
+    try:
+        sqlite_url = f"sqlite:///{work / 'writes.db'}"
+        figures["writes"] = {"sqlite": measure_writes(sqlite_url, base), "postgresql": measure_writes(pg_url, base)}
+        figures["writes"]["sqlite"]["file_bytes_per_host"] = round(
+            sum(p.stat().st_size for p in work.glob("writes.db*")) / len(base.hosts))
+        old = replicate(source, args.hosts, "bench-old", now - timedelta(days=14))
+        news = [drifted(old, DRIFT_SHARE, "bench-new-5pct"), drifted(old, 1.0, "bench-new-all")]
+        figures["diff"] = {"sqlite": measure_diff(f"sqlite:///{work / 'diff.db'}", old, news),
+                           "postgresql": measure_diff(pg_url, old, news)}
+    finally:
+        drop()
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def main() -> None:
     write_reports(run, ["json"], reports)
     state = None
     if writer is not None and store is not None:
-        state = writer.close().state.value  # the last batch committed, the run finished in the store
+        finished = writer.close()  # the last batch committed, the run finished in the store
+        state = finished.state.value if finished is not None else None
         store.close()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, null, or_, select, update
+from sqlalchemy import Connection, Engine, Row, Select, and_, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from auditor.errors import Location
@@ -337,11 +337,7 @@ class Store:
         """The newest complete run of the same kind and playbooks that started before ``run_id``."""
         with self._guard(), read_transaction(self.engine) as conn:
             row = self._run_row(conn, run_id)
-            prev = conn.execute(
-                select(runs).where(runs.c.playbook_set == row.playbook_set, runs.c.kind == row.kind,
-                                   runs.c.state == RunState.complete.value, runs.c.id != row.id,
-                                   runs.c.started <= row.started)
-                .order_by(runs.c.started.desc(), runs.c.id.desc()).limit(1)).first()
+            prev = conn.execute(_earlier_complete(row).limit(1)).first()
             return self._record(prev) if prev is not None else None
 
     def latest_complete_run(self, kind: str = "audit") -> RunRecord | None:
@@ -355,11 +351,7 @@ class Store:
         with ``run_id`` (complete runs only, and the run itself whatever its state)."""
         with self._guard(), read_transaction(self.engine) as conn:
             row = self._run_row(conn, run_id)
-            earlier = conn.execute(
-                select(runs).where(runs.c.playbook_set == row.playbook_set, runs.c.kind == row.kind,
-                                   runs.c.state == RunState.complete.value, runs.c.id != row.id,
-                                   runs.c.started <= row.started)
-                .order_by(runs.c.started.desc(), runs.c.id.desc()).limit(max(0, limit - 1))).all()
+            earlier = conn.execute(_earlier_complete(row).limit(max(0, limit - 1))).all()
             chosen = [self._record(r) for r in reversed(earlier)] + [self._record(row)]
             counts = self._counts(conn, [r.id for r in chosen])
         return [TrendPoint(run_id=r.id, started=r.started, state=r.state, hosts=counts.get(r.id, {}).get("hosts_recorded", 0),
@@ -450,6 +442,14 @@ class Store:
         if row.owner_host != self._owner_host:
             return age <= self.stale_after  # another machine: its heartbeat is all there is to go by
         return age <= PID_TRUST and _pid_alive(row.owner_pid)
+
+
+def _earlier_complete(row: Row[Any]) -> Select[Any]:
+    """Complete runs of the same kind and playbooks as ``row`` that started before it, newest first."""
+    return (select(runs).where(runs.c.playbook_set == row.playbook_set, runs.c.kind == row.kind,
+                               runs.c.state == RunState.complete.value, runs.c.id != row.id,
+                               runs.c.started <= row.started)
+            .order_by(runs.c.started.desc(), runs.c.id.desc()))
 
 
 _CHECK_COLUMNS = tuple(c.name for c in check_results.columns)
