@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from auditor.errors import BadInputError, Location
@@ -34,6 +34,12 @@ class StoreError(BadInputError):
 
 class StoreMissing(StoreError):
     """A SQLite store that does not exist yet, opened by a command that only reads."""
+
+
+def db_error_text(exc: DBAPIError) -> str:
+    """The driver's message, first line only (no SQL, no parameters: they may hold host data)."""
+    text = str(exc.orig).strip() if exc.orig is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def is_sqlite(url: URL) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from auditor.errors import Location
-from auditor.store.engine import StoreError, write_transaction
+from auditor.store.engine import StoreError, db_error_text, write_transaction
 from auditor.store.urls import display_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -54,7 +54,7 @@ def upgrade(engine: Engine, target: str = "head") -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, target)
     except DBAPIError as exc:
-        raise StoreError(f"cannot open the store: {_first_line(exc)}", where) from None
+        raise StoreError(f"cannot open the store: {db_error_text(exc)}", where) from None
 
 
 def _check_known(conn: Connection, where: Location) -> None:
@@ -65,7 +65,3 @@ def _check_known(conn: Connection, where: Location) -> None:
     if found not in {rev.revision for rev in script.walk_revisions()}:
         raise StoreError(f"the store's schema revision {found!r} is newer than this auditor knows "
                          f"(newest known: {HEAD}); upgrade auditor", where)
-
-
-def _first_line(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]

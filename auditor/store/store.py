@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from auditor.errors import Location
 from auditor.report.redact import scrub
 from auditor.results import SCHEMA_VERSION, HostResult, RunResult, utcnow
-from auditor.store.engine import StoreError, make_engine, read_transaction, write_transaction
+from auditor.store.engine import StoreError, db_error_text, make_engine, read_transaction, write_transaction
 from auditor.store.migrate import upgrade
 from auditor.store.models import PlaybookRef, PruneCounts, RunListing, RunRecord, RunState, TrendPoint
 from auditor.store.rows import HostRows, host_rows, read_document
@@ -201,12 +201,12 @@ class Store:
                 with self._guard(), write_transaction(self.engine) as conn:
                     self._upsert(conn, run_id, list(latest.values()), heartbeat)
                 return
-            except IntegrityError:
+            except IntegrityError as exc:
                 # no such run, or a concurrent writer recorded the same host between our delete and insert
                 with self._guard(), read_transaction(self.engine) as conn:
                     self._run_row(conn, run_id, prefix=False)
                 if attempt == 2:
-                    raise
+                    raise StoreError(f"could not record hosts of run {run_id}: {db_error_text(exc)}", self.where) from None
 
     def _upsert(self, conn: Connection, run_id: str, rows: list[HostRows], heartbeat: bool) -> None:
         names = [r.host["host"] for r in rows]
@@ -409,8 +409,7 @@ class Store:
         except IntegrityError:
             raise
         except DBAPIError as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-            raise StoreError(f"store error: {first}", self.where) from None
+            raise StoreError(f"store error: {db_error_text(exc)}", self.where) from None
 
     def _run_row(self, conn: Connection, run_id: str, *, prefix: bool = True) -> Row[Any]:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).first()

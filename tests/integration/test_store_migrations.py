@@ -96,7 +96,7 @@ def test_downgrade_and_upgrade_again_keep_the_data(store_url):  # noqa: F811
         assert len(store.load_run("kept").hosts) == 6
 
 
-def test_a_store_from_a_newer_auditor_is_refused(sqlite_url):
+def test_a_store_from_a_newer_auditor_is_refused(sqlite_url):  # noqa: F811
     with open_store(sqlite_url) as store, store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(StoreError, match="revision '9999' is newer than this auditor knows") as exc:
