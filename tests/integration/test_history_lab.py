@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from auditor.history.diff import diff_runs, drift_schema

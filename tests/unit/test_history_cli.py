@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from auditor.cli import main

@@ -7,7 +7,7 @@ import zlib
 from datetime import datetime, timezone
 
 from auditor.report.redact import is_secret_key, redact_run
-from auditor.results import CheckResult, CheckStatus, HostResult, PlayResult, RunResult, Severity, TaskResult, Timings
+from auditor.results import CheckResult, CheckStatus, HostResult, HostStatus, PlayResult, RunResult, Severity, TaskResult, Timings
 from auditor.store.rows import (
     MAX_DOCUMENT,
     MAX_MESSAGE,
@@ -27,7 +27,7 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
 def _host(checks: list[CheckResult], *, plays: int = 1, facts: dict | None = None) -> HostResult:
     return HostResult(
-        id="h1", name="h1", address="10.0.0.1", connection="ssh", platform="linux", status="failed",
+        id="h1", name="h1", address="10.0.0.1", connection="ssh", platform="linux", status=HostStatus.failed,
         started=NOW, finished=NOW, timings=Timings(total_ms=12.0),
         plays=[PlayResult(play="Edge audit", playbook="playbooks/edge.yml", platform="linux", checks=checks, facts=facts)
                for _ in range(plays)],
