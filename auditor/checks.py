@@ -75,13 +75,13 @@ def _evidence(check: Check, ctx: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, expr in check.evidence.items():
         try:
-            out[key] = _bounded(evaluate(expr, ctx))
+            out[key] = bounded(evaluate(expr, ctx))
         except ExpressionError as exc:
             out[key] = f"<unavailable: {exc}>"
     return out
 
 
-def _bounded(value: Any, depth: int = 0) -> Any:
+def bounded(value: Any, depth: int = 0) -> Any:
     """Evidence is remote data: keep it JSON-friendly and bounded in size and depth."""
     if depth > 8:
         return "<nested too deep>"
@@ -90,11 +90,11 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): _bounded(v, depth + 1) for k, v in list(value.items())[:500]}
+        return {str(k): bounded(v, depth + 1) for k, v in list(value.items())[:500]}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_bounded(v, depth + 1) for v in list(value)[:1000]]
+        return [bounded(v, depth + 1) for v in list(value)[:1000]]
     if hasattr(value, "to_dict"):
-        return _bounded(value.to_dict(), depth + 1)
+        return bounded(value.to_dict(), depth + 1)
     if hasattr(value, "model_dump"):
-        return _bounded(value.model_dump(mode="json"), depth + 1)
-    return _bounded(str(value), depth + 1)
+        return bounded(value.model_dump(mode="json"), depth + 1)
+    return bounded(str(value), depth + 1)

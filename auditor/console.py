@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
-from auditor.runner import Event
+from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
+from auditor.sinks import BaseSink
 
 STATUS_STYLE = {
     HostStatus.ok: "green",
@@ -22,22 +23,13 @@ STATUS_STYLE = {
     HostStatus.timed_out: "yellow",
     HostStatus.error: "bold red",
 }
-VERDICT_STYLE = {
-    "CONFLICT_CONFIRMED": "bold red",
-    "AT_RISK_MIRRORED_DOCKER": "red",
-    "AT_RISK_LATENT": "yellow",
-    "AT_RISK_MIRRORED_ENGINE": "red",
-    "PUBLISH_BROKEN_OTHER_CAUSE": "magenta",
-    "EDGE_NO_LAN_VISIBILITY": "bold red",
-    "EDGE_NOT_HOST_NETWORK": "yellow",
-    "EDGE_WSL_NAT": "yellow",
-    "INCONCLUSIVE": "magenta",
-}
+#: terminal style per verdict tone (the run's catalogue gives each verdict its tone)
+TONE_STYLE = {"conflict": "bold red", "risk": "yellow", "review": "magenta", "ok": "green", "info": ""}
 RECAP_ROWS = 40
 
 
-class LiveProgress:
-    """An event sink: rich live progress (done / running / pending, slowest running hosts)."""
+class LiveProgress(BaseSink):
+    """A sink: rich live progress (done / running / pending, slowest running hosts)."""
 
     def __init__(self, console: Console, quiet: bool = False, label: str = "auditing"):
         self.console = console
@@ -53,25 +45,32 @@ class LiveProgress:
         self.task = None
         self.live: Live | None = None
 
-    def __call__(self, event: Event) -> None:
-        if event.kind == "run_started":
-            self.total = event.total
-            self.task = self.progress.add_task("audit", total=event.total, detail="")
-            if self.console.is_terminal and not self.quiet:
-                self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
-                self.live.start()
-        elif event.kind == "host_started" and event.host:
-            self.running[event.host] = time.monotonic()
-        elif event.kind == "host_finished" and event.host and event.result:
-            self.running.pop(event.host, None)
-            self.done += 1
-            self.counts[event.result.status.value] += 1
-            if self.live is None and not self.quiet and event.result.status is not HostStatus.ok and not self.console.is_terminal:
-                r = event.result
-                self.console.print(f"{r.name}: {r.status.value}" + (f" ({r.error})" if r.error else ""), markup=False, highlight=False)
-        elif event.kind == "run_finished" and self.live is not None:
+    def run_started(self, run: RunResult, total: int) -> None:
+        self.total = total
+        self.task = self.progress.add_task("audit", total=total, detail="")
+        if self.console.is_terminal and not self.quiet:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.start()
+
+    def host_started(self, name: str) -> None:
+        self.running[name] = time.monotonic()
+        self._refresh()
+
+    def host_finished(self, result: HostResult) -> None:
+        self.running.pop(result.name, None)
+        self.done += 1
+        self.counts[result.status.value] += 1
+        if self.live is None and not self.quiet and result.status is not HostStatus.ok and not self.console.is_terminal:
+            self.console.print(f"{result.name}: {result.status.value}" + (f" ({result.error})" if result.error else ""),
+                               markup=False, highlight=False)
+        self._refresh()
+
+    def run_finished(self, run: RunResult) -> None:
+        if self.live is not None:
             self.live.stop()
             self.live = None
+
+    def _refresh(self) -> None:
         if self.live is not None and self.task is not None:
             self.progress.update(self.task, completed=self.done, detail=self._detail())
             self.live.update(self._render())
@@ -100,7 +99,7 @@ def host_verdict(host: HostResult) -> str:
 
 def print_recap(console: Console, run: RunResult, report_paths: list[str]) -> None:
     """A recap table (hosts needing attention first, bounded) and the one-line fleet summary."""
-    hosts = sorted(run.hosts, key=_attention_rank)
+    hosts = sorted(run.hosts, key=lambda h: _attention_rank(h, run))
     table = Table(title="Recap", title_justify="left", show_lines=False)
     for col in ("host", "outcome", "verdict", "failed checks", "time"):
         table.add_column(col, overflow="fold")
@@ -110,10 +109,12 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str]) -> No
         if host.error:
             detail = host.error if not detail else f"{detail}; {host.error}"
         verdict = host_verdict(host)
+        headline = headline_verdict(host, run.verdict_catalogue)
+        style = TONE_STYLE.get(verdict_info(headline.name, run.verdict_catalogue).tone, "") if headline else ""
         table.add_row(
             escape(host.name),
             f"[{STATUS_STYLE.get(host.status, '')}]{host.status.value}[/]",
-            f"[{VERDICT_STYLE.get(verdict, '')}]{escape(verdict)}[/]" if verdict in VERDICT_STYLE else escape(verdict),
+            f"[{style}]{escape(verdict)}[/]" if style else escape(verdict),
             escape(detail),
             f"{host.timings.total_ms / 1000:.1f}s",
         )
@@ -138,9 +139,7 @@ def summary_line(run: RunResult) -> str:
     return line
 
 
-def _attention_rank(host: HostResult) -> tuple[int, str]:
-    order = {HostStatus.error: 0, HostStatus.unreachable: 1, HostStatus.auth_failed: 1, HostStatus.timed_out: 1,
-             HostStatus.failed: 2, HostStatus.ok: 3}
-    verdict = host_verdict(host)
-    bump = -1 if verdict in ("CONFLICT_CONFIRMED", "EDGE_NO_LAN_VISIBILITY") else 0
-    return (order.get(host.status, 4) + bump, host.name)
+def _attention_rank(host: HostResult, run: RunResult) -> tuple[int, str]:
+    """Hosts that need action first (worst reason first), then the rest, by name."""
+    why = attention(host, run.verdict_catalogue)
+    return (-ATTENTION[why][0] if why else 0, host.name)

@@ -63,3 +63,28 @@ class UsageError(AuditorError):
     """The command line is wrong (unknown option value, missing argument)."""
 
     exit_code = ExitCode.USAGE
+
+
+# --- talking to hosts ----------------------------------------------------------------------------
+# Not AuditorErrors: they end one host (its HostResult says which), never the run. The runner maps them by
+# class: ConnectFailed -> unreachable, AuthFailed -> auth_failed, TransportTimeout -> timed_out, others -> error.
+
+
+class TransportError(Exception):
+    """Something went wrong talking to a host. The message must never contain a secret."""
+
+
+class ConnectFailed(TransportError):
+    """The host could not be reached: refused, no route, DNS, TLS failure, host key rejected."""
+
+
+class AuthFailed(TransportError):
+    """The host was reached but rejected the credentials."""
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """Connecting or a command took longer than allowed."""
+
+
+class TransportNotAvailable(TransportError):
+    """The connection type (or an auth method of it) cannot be used on this machine."""

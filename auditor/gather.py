@@ -9,7 +9,8 @@ from typing import Any
 from auditor.collectors.batch import BatchItem, build_batch, new_nonce, split_batch_output
 from auditor.parsers.registry import CollectorOutput, ParseError, get_parser
 from auditor.playbook.schema import Collector
-from auditor.results import CollectorResult
+from auditor.results import CollectorResult, PlayResult
+from auditor.secrets import public_vars
 from auditor.transports.base import Transport
 
 
@@ -64,3 +65,42 @@ async def gather(transport: Transport, collectors: list[Collector], platform: st
             errors[col.name] = cr.error
         result.collectors.append(cr)
     return result
+
+
+@dataclass
+class PlayFacts:
+    """A play's facts on one host, ready for checks and tasks: parsed, derived, and the expression context."""
+
+    facts: dict[str, Any]
+    variables: dict[str, Any]
+    context: dict[str, Any]
+    malformed: bool = False
+
+
+async def gather_play(transport: Transport, plan: Any, play: Any, enabled: set[str], timeout: float,
+                      result: PlayResult) -> PlayFacts:
+    """Gather a play's collectors (one round trip), run its derivers, build the expression context.
+
+    Shared by the audit and by remediation; the play's collector results go into ``result.collectors``.
+    ``plan`` is the host's ``HostPlan``, ``play`` a ``Play`` or ``RemediationPlay`` (both have gather,
+    derive and vars).
+    """
+    from auditor.rules import get_deriver
+
+    collectors = selected_collectors(play.gather.get(plan.platform) or [], enabled)
+    gathered = await gather(transport, collectors, plan.platform, timeout)
+    result.collectors = gathered.collectors
+    facts = gathered.facts
+    variables = {**plan.variables, **public_vars(play.vars)}
+    for name in play.derive:
+        try:
+            facts.update(get_deriver(name)(facts, variables) or {})  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - reported; checks and tasks that need it say so
+            facts["_errors"][f"derive:{name}"] = f"{type(exc).__name__}: {exc}"
+    context = {
+        "facts": facts,
+        "vars": variables,
+        "host": {"name": plan.name, "address": plan.address, "groups": plan.groups, "platform": plan.platform},
+        "enabled": set(enabled),
+    }
+    return PlayFacts(facts, variables, context, malformed=gathered.malformed and bool(collectors))

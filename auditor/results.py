@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from pathlib import PurePath
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "2.0"
 
 
 class Severity(str, Enum):
@@ -64,6 +65,7 @@ class _Model(BaseModel):
 
 class CheckResult(_Model):
     id: str
+    key: str = Field(default="", description="unique across the run: <playbook id>/<play>/<check id>")
     title: str
     severity: Severity
     status: CheckStatus
@@ -74,6 +76,19 @@ class CheckResult(_Model):
     tags: list[str] = Field(default_factory=list)
     refs: list[str] = Field(default_factory=list)
     duration_ms: float = 0.0
+
+
+Tone = Literal["conflict", "risk", "review", "ok", "info"]
+
+
+class VerdictInfo(_Model):
+    """What a verdict name means, registered by the domain that produces it and recorded in the run."""
+
+    label: str = Field(description="human label, e.g. 'Conflict confirmed'")
+    tone: Tone
+    rank: int = Field(description="higher is worse; picks a host's headline verdict")
+    meaning: str
+    needs_action: bool = Field(description="a host with this verdict needs someone to act")
 
 
 class Verdict(_Model):
@@ -118,6 +133,7 @@ class CollectorResult(_Model):
 class PlayResult(_Model):
     play: str
     playbook: str
+    playbook_id: str = ""
     platform: str
     checks: list[CheckResult] = Field(default_factory=list)
     tasks: list[TaskResult] = Field(default_factory=list)
@@ -167,21 +183,61 @@ class RunSummary(_Model):
     tasks: dict[str, int] = Field(default_factory=dict)
 
 
+class PlaybookRef(_Model):
+    path: str
+    id: str = Field(description="stable short name used in check keys")
+    sha256: str | None = Field(default=None, description="digest of the playbook file's bytes (None in 1.x reports)")
+
+
+class RunOptionsRecord(_Model):
+    """The options a run was made with (never a secret)."""
+
+    forks: int | None = None
+    connect_timeout: float | None = Field(default=None, description="explicit --connect-timeout (None: per host)")
+    command_timeout: float | None = None
+    host_deadline: float | None = None
+    enabled: list[str] = Field(default_factory=list)
+    include_facts: bool = False
+    workers: int | None = None
+    worker_peak_rss_mb: list[float] = Field(default_factory=list)
+    check_mode: bool | None = Field(default=None, description="remediation runs only")
+
+
+RunKind = Literal["audit", "remediation"]
+
+
 class RunResult(_Model):
     schema_version: str = SCHEMA_VERSION
     run_id: str
-    kind: str = Field(default="audit", description="audit or remediation")
+    kind: RunKind = "audit"
     auditor_version: str
     started: datetime
     finished: datetime | None = None
-    playbooks: list[str] = Field(default_factory=list)
+    playbooks: list[PlaybookRef] = Field(default_factory=list)
     inventory_sources: list[str] = Field(default_factory=list)
-    pattern: str | None = None
     limit: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: RunOptionsRecord = Field(default_factory=RunOptionsRecord)
     interrupted: bool = False
+    stop_reason: str | None = Field(default=None, description="why the run stopped early (interrupt, critical sink)")
+    verdict_catalogue: dict[str, VerdictInfo] = Field(default_factory=dict, description="meaning of each verdict used")
     hosts: list[HostResult] = Field(default_factory=list)
     summary: RunSummary = Field(default_factory=RunSummary)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_1x(cls, data: Any) -> Any:
+        """Reports of schema 1.x still load: playbooks were paths, options a free dict, ``pattern`` unused."""
+        if not isinstance(data, dict) or str(data.get("schema_version", SCHEMA_VERSION)).startswith("2"):
+            return data
+        data = dict(data)
+        data.pop("pattern", None)
+        data["playbooks"] = [
+            p if isinstance(p, dict) else {"path": str(p), "id": PurePath(str(p)).stem, "sha256": None}
+            for p in data.get("playbooks") or []
+        ]
+        known = set(RunOptionsRecord.model_fields)
+        data["options"] = {k: v for k, v in (data.get("options") or {}).items() if k in known}
+        return data
 
     def __repr_args__(self) -> Iterator[tuple[str, Any]]:
         """A summary, not the tree (repr, str and rich all read this). asyncio.run() formats the repr of

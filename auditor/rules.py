@@ -11,16 +11,17 @@ The runner calls them by name and knows nothing of what they mean. Domain packag
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from auditor.parsers.registry import load_plugin_modules
-from auditor.results import CheckResult, Verdict
+from auditor.results import CheckResult, Verdict, VerdictInfo
 
 DeriveFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 VerdictFn = Callable[[dict[str, Any], list[CheckResult], dict[str, Any]], "Verdict | None"]
 
 _DERIVERS: dict[str, DeriveFn] = {}
 _VERDICTS: dict[str, VerdictFn] = {}
+_CATALOGUE: dict[str, VerdictInfo] = {}
 PLUGIN_MODULES = ["auditor.mirrored"]
 _loaded = False
 
@@ -39,6 +40,23 @@ def register_verdict(name: str) -> Callable[[VerdictFn], VerdictFn]:
         return fn
 
     return deco
+
+
+def register_verdict_catalogue(entries: dict[str, VerdictInfo]) -> None:
+    """A domain says what its verdict names mean (label, tone, rank, meaning, needs action)."""
+    _CATALOGUE.update(entries)
+
+
+def verdict_catalogue() -> dict[str, VerdictInfo]:
+    """Every registered verdict's meaning; the runner records the entries a run uses in its result."""
+    _load_plugins()
+    return dict(_CATALOGUE)
+
+
+def catalogue_of(names: Iterable[str]) -> dict[str, VerdictInfo]:
+    """The catalogue entries of the verdicts a run used: what the run records and its reports read."""
+    _load_plugins()
+    return {name: _CATALOGUE[name] for name in sorted(names) if name in _CATALOGUE}
 
 
 def _load_plugins() -> None:

@@ -1,7 +1,8 @@
-"""The async runner: bounded concurrency, deadlines, one HostResult per selected host, events as they happen.
+"""The async runner: bounded concurrency, deadlines, one HostResult per selected host, sinks told as it happens.
 
-It knows nothing about WSL or what a check means: it connects, gathers (one round trip per play),
-hands facts to named derivers, checks and verdict rules, and emits the results.
+It knows nothing about WSL or what a check means: it connects, gathers (one round trip per play), hands
+facts to named derivers, checks and verdict rules, lets the check hook act between checks and verdict
+(waivers), and tells its sinks (``auditor.sinks``) about every host the moment it finishes.
 """
 
 from __future__ import annotations
@@ -10,137 +11,153 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 from auditor import __version__
-from auditor.checks import evaluate_checks
-from auditor.gather import Gathered, gather, selected_collectors
+from auditor.checks import bounded, evaluate_checks
+from auditor.errors import AuthFailed, ConnectFailed, TransportError, TransportTimeout
+from auditor.gather import PlayFacts, gather_play
+from auditor.outcomes import needs_action
 from auditor.plan import HostPlan, PlannedPlay
-from auditor.secrets import public_vars, scrub_text, secret_values
 from auditor.results import (
     CheckResult,
     CheckStatus,
     HostResult,
     HostStatus,
+    PlaybookRef,
     PlayResult,
+    RunKind,
+    RunOptionsRecord,
     RunResult,
-    TaskStatus,
     Timings,
     utcnow,
 )
-from auditor.rules import get_deriver, get_verdict_rule
-from auditor.transports.base import (
-    AuthFailed,
-    ConnectFailed,
-    Transport,
-    TransportError,
-    TransportTimeout,
-    get_transport,
-)
+from auditor.rules import catalogue_of, get_verdict_rule, verdict_catalogue
+from auditor.secrets import SecretUnavailable, scrub_text
+from auditor.sinks import CriticalSinkFailed, Sink, Sinks
+from auditor.transports.base import Transport, get_transport
 
 DEFAULT_FORKS = 100
+INTERRUPTED = "run interrupted before this host finished"
 
 
 @dataclass
 class RunOptions:
     forks: int = DEFAULT_FORKS
-    connect_timeout: float = 10.0
-    command_timeout: float = 60.0
+    #: explicit command-line values; None = each host's own setting (inventory), else the default
+    connect_timeout: float | None = None
+    command_timeout: float | None = None
     host_deadline: float = 120.0
     enabled: set[str] = field(default_factory=set)   # opt-in checks/collectors, e.g. {"probe"}
     include_facts: bool = False
     workers: int = 1  # processes; 0 = auto (one per core when there are enough hosts), see auditor.workers
 
-
-@dataclass
-class Event:
-    kind: str  # "run_started" | "host_started" | "host_finished" | "run_finished"
-    host: str | None = None
-    result: HostResult | None = None
-    total: int = 0
+    def record(self, **extra: object) -> RunOptionsRecord:
+        return RunOptionsRecord(forks=self.forks, connect_timeout=self.connect_timeout,
+                                command_timeout=self.command_timeout, host_deadline=self.host_deadline,
+                                enabled=sorted(self.enabled), include_facts=self.include_facts, **extra)  # type: ignore[arg-type]
 
 
-EventSink = Callable[[Event], None]
-#: Runs one play on one connected host. The default is the audit (gather -> checks -> verdict);
+#: Runs one play on one connected host. The default is the audit (gather -> checks -> hook -> verdict);
 #: `auditor remediate` passes its own (tasks with check mode and diff) and reuses everything else.
 PlayExecutor = Callable[["Runner", HostPlan, PlannedPlay, Transport], Awaitable[PlayResult]]
+#: Acts between check evaluation and verdict (waivers): gets the host's plan and a check result (its
+#: ``key`` is unique in the run), returns the result to keep (the same one, or a replacement).
+CheckHook = Callable[[HostPlan, CheckResult], CheckResult]
 
 
 class Runner:
-    def __init__(self, options: RunOptions, sinks: list[EventSink] | None = None,
-                 transport_factory: Callable[[Any], Transport] = get_transport,
-                 play_executor: PlayExecutor | None = None, keep_results: bool = True):
+    def __init__(self, options: RunOptions, sinks: Iterable[Sink] = (),
+                 transport_factory: Callable[..., Transport] = get_transport,
+                 play_executor: PlayExecutor | None = None, check_hook: CheckHook | None = None,
+                 keep_results: bool = True):
         self.options = options
+        self.sinks = Sinks(sinks)
+        self.check_hook = check_hook
+        self.catalogue = verdict_catalogue()
         self._play_executor = play_executor
-        # False in worker processes: each result goes to the parent as an event and need not stay here
-        self._keep_results = keep_results
-        self.sinks = list(sinks or [])
         self._transport_factory = transport_factory
+        # False in worker processes: each result goes to the parent through a sink and need not stay here
+        self._keep_results = keep_results
 
-    def _emit(self, event: Event) -> None:
-        for sink in self.sinks:
-            try:
-                sink(event)
-            except Exception:  # noqa: BLE001 - a broken display must not stop an audit
-                pass
-
-    async def run(self, plans: list[HostPlan], run: RunResult) -> RunResult:
-        """Run every plan; fills ``run.hosts`` (in plan order) even when interrupted."""
-        results: dict[str, HostResult | None] = {}
+    async def run(self, plans: list[HostPlan], header: RunResult) -> RunResult:
+        """Run every plan and return the run: ``header`` (see ``new_run``) with every host, in plan order,
+        also when interrupted or stopped by a critical sink. ``header`` itself is not changed."""
+        run = header.model_copy()
+        results: dict[str, HostResult] = {}
         sem = asyncio.Semaphore(max(1, self.options.forks))
-        self._emit(Event("run_started", total=len(plans)))
+        stop: list[str] = []
+        tasks: list[asyncio.Task[None]] = []
 
         async def one(plan: HostPlan) -> None:
             async with sem:
-                self._emit(Event("host_started", host=plan.host.name))
+                self.sinks.host_started(plan.name)
                 result = await self.run_host(plan)
-                results[plan.host.name] = result if self._keep_results else None
-                self._emit(Event("host_finished", host=plan.host.name, result=result))
+                if self._keep_results:
+                    results[plan.name] = result
+                else:
+                    results[plan.name] = result.model_copy(update={"plays": []})  # counts only
+                try:
+                    self.sinks.host_finished(result)
+                except CriticalSinkFailed as exc:
+                    stop.append(str(exc))
+                    for task in tasks:
+                        if task is not asyncio.current_task():
+                            task.cancel()
 
-        tasks = [asyncio.ensure_future(one(p)) for p in plans]
         try:
+            self.sinks.run_started(run, len(plans))
+            tasks.extend(asyncio.ensure_future(one(p)) for p in plans)
             await asyncio.gather(*tasks)
+        except CriticalSinkFailed as exc:
+            stop.append(str(exc))
         except (asyncio.CancelledError, KeyboardInterrupt):
-            run.interrupted = True
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stop.append("interrupted")
         finally:
-            for plan in plans:
-                if plan.host.name not in results:  # never drop a host, whatever happened
-                    now = utcnow()
-                    results[plan.host.name] = _host_result(plan, HostStatus.error, now, now,
-                                                           error="run interrupted before this host finished")
-            run.hosts = [r for r in (results[p.host.name] for p in plans) if r is not None]
-            run.finished = utcnow()
-            run.compute_summary()
-            self._emit(Event("run_finished", total=len(plans)))
+            if stop:
+                run.interrupted = True
+                run.stop_reason = stop[0]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self._finish(run, plans, results)
+            self.sinks.run_finished(run)
         return run
+
+    def _finish(self, run: RunResult, plans: list[HostPlan], results: dict[str, HostResult]) -> None:
+        now = utcnow()
+        hosts = []
+        for plan in plans:  # never drop a host, whatever happened
+            result = results.get(plan.name)
+            if result is None:
+                result = _host_result(plan, HostStatus.error, now, now, error=INTERRUPTED)
+            hosts.append(result)
+        run.hosts = hosts
+        run.finished = now
+        run.compute_summary()
+        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
 
     async def run_host(self, plan: HostPlan) -> HostResult:
         """One host, start to finish, inside its deadline. Never raises (except cancellation)."""
         started = utcnow()
         t0 = time.perf_counter()
-        spec = plan.spec
-        spec.connect_timeout = self.options.connect_timeout
-        spec.command_timeout = self.options.command_timeout
-        secrets = secret_values(plan.host.vars)
         state = _HostState()
+        if plan.spec is None:
+            return _host_result(plan, HostStatus.error, started, utcnow(), error=plan.spec_error or "unusable connection options")
         try:
             await asyncio.wait_for(self._run_plays(plan, state), timeout=self.options.host_deadline)
-            status, error = _status_from_checks(state.plays), None
+            status, error = HostStatus.ok, None
             if state.malformed:
                 status, error = HostStatus.error, "malformed output: no collector results could be read"
         except asyncio.TimeoutError:
-            phase = state.phase
-            status, error = HostStatus.timed_out, f"host deadline of {self.options.host_deadline:g}s exceeded during {phase}"
+            status, error = HostStatus.timed_out, f"host deadline of {self.options.host_deadline:g}s exceeded during {state.phase}"
         except TransportTimeout as exc:
             status, error = HostStatus.timed_out, str(exc) or "timed out"
         except AuthFailed as exc:
             status, error = HostStatus.auth_failed, str(exc) or "authentication failed"
         except ConnectFailed as exc:
             status, error = HostStatus.unreachable, str(exc) or "unreachable"
-        except TransportError as exc:
+        except (TransportError, SecretUnavailable) as exc:
             status, error = HostStatus.error, str(exc) or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - one host's bug must not take the others down
             status, error = HostStatus.error, f"internal error: {type(exc).__name__}: {exc}"
@@ -151,21 +168,25 @@ class Runner:
                 except BaseException:  # noqa: BLE001 - closing is best effort
                     pass
         result = _host_result(plan, status, started, utcnow(), error=error, plays=state.plays)
+        if status is HostStatus.ok and needs_action(result, self.catalogue):
+            result.status = HostStatus.failed
         state.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
         result.timings = state.timings
+        secrets = {s.reveal() for s in plan.secrets}
         if secrets:
             result = HostResult.model_validate(scrub_text(result.model_dump(mode="json"), secrets))
         return result
 
     async def _run_plays(self, plan: HostPlan, state: "_HostState") -> None:
+        assert plan.spec is not None
         state.phase = "connect"
         t = time.perf_counter()
         transport = self._transport_factory(plan.spec)
         state.transport = transport
         try:
-            await asyncio.wait_for(transport.connect(), timeout=self.options.connect_timeout + 1)
+            await asyncio.wait_for(transport.connect(), timeout=plan.spec.connect_timeout + 1)
         except asyncio.TimeoutError:
-            raise TransportTimeout(f"connect timed out after {self.options.connect_timeout:g}s") from None
+            raise TransportTimeout(f"connect timed out after {plan.spec.connect_timeout:g}s") from None
         state.timings.connect_ms = round((time.perf_counter() - t) * 1000, 2)
         for planned in plan.plays:
             state.phase = f"play {planned.play.name!r}"
@@ -174,47 +195,38 @@ class Runner:
             else:
                 state.plays.append(await self._run_play(plan, planned, transport, state))
 
+    async def gather(self, plan: HostPlan, planned: PlannedPlay, transport: Transport, result: PlayResult) -> PlayFacts:
+        """Gather and derive a play's facts into ``result.collectors``; shared with the remediation executor."""
+        assert plan.spec is not None
+        return await gather_play(transport, plan, planned.play, self.options.enabled, plan.spec.command_timeout, result)
+
     async def _run_play(self, plan: HostPlan, planned: PlannedPlay, transport: Transport, state: "_HostState") -> PlayResult:
         play = planned.play
-        result = PlayResult(play=play.name, playbook=planned.playbook, platform=plan.platform)
-        collectors = play.gather.get(plan.platform)  # type: ignore[call-overload]
-        if collectors is None and play.gather:
+        result = PlayResult(play=play.name, playbook=planned.playbook, playbook_id=planned.playbook_id, platform=plan.platform)
+        if play.gather.get(plan.platform) is None and play.gather:
             result.error = f"this play gathers nothing for {plan.platform} hosts"
-            result.checks = [_not_applicable(c, result.error) for c in play.checks]
+            result.checks = [_not_applicable(planned, c, result.error) for c in play.checks]
             return result
         state.phase = f"gather ({play.name})"
         t = time.perf_counter()
-        gathered: Gathered = await gather(
-            transport, selected_collectors(collectors or [], self.options.enabled), plan.platform, self.options.command_timeout
-        )
+        gathered = await self.gather(plan, planned, transport, result)
         state.timings.gather_ms += round((time.perf_counter() - t) * 1000, 2)
-        state.malformed = state.malformed or (gathered.malformed and bool(collectors))
-        result.collectors = gathered.collectors
+        state.malformed = state.malformed or gathered.malformed
         state.phase = f"checks ({play.name})"
         t = time.perf_counter()
-        facts = gathered.facts
-        variables = public_vars({**plan.host.vars, **play.vars})
-        for name in play.derive:
-            try:
-                facts.update(get_deriver(name)(facts, variables) or {})  # type: ignore[misc]
-            except Exception as exc:  # noqa: BLE001 - reported, checks that need it will error
-                facts["_errors"][f"derive:{name}"] = f"{type(exc).__name__}: {exc}"
-        context = {
-            "facts": facts,
-            "vars": variables,
-            "host": {"name": plan.host.name, "address": plan.spec.host, "groups": plan.host.groups, "platform": plan.platform},
-            "enabled": set(self.options.enabled),
-        }
-        result.checks = evaluate_checks(play.checks, context, plan.platform, self.options.enabled)
+        checks = evaluate_checks(play.checks, gathered.context, plan.platform, self.options.enabled)
+        for check in checks:
+            check.key = check_key(planned, check.id)
+        if self.check_hook is not None:
+            checks = [self.check_hook(plan, c) for c in checks]
+        result.checks = checks
         if play.verdict:
             try:
-                result.verdict = get_verdict_rule(play.verdict)(facts, result.checks, variables)  # type: ignore[misc]
+                result.verdict = get_verdict_rule(play.verdict)(gathered.facts, result.checks, gathered.variables)  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001
                 result.error = f"verdict rule {play.verdict} failed: {type(exc).__name__}: {exc}"
         if self.options.include_facts:
-            from auditor.checks import _bounded
-
-            result.facts = _bounded(facts)
+            result.facts = bounded(gathered.facts)
         state.timings.checks_ms += round((time.perf_counter() - t) * 1000, 2)
         return result
 
@@ -228,31 +240,26 @@ class _HostState:
     timings: Timings = field(default_factory=Timings)
 
 
-def _not_applicable(check, why: str) -> CheckResult:
-    return CheckResult(id=check.id, title=check.title, severity=check.severity,
+def check_key(planned: PlannedPlay, check_id: str) -> str:
+    """A check's stable key, unique across a run: ``<playbook id>/<play>/<check id>``."""
+    return f"{planned.playbook_id}/{planned.play.name}/{check_id}"
+
+
+def _not_applicable(planned: PlannedPlay, check, why: str) -> CheckResult:  # type: ignore[no-untyped-def]
+    return CheckResult(id=check.id, key=check_key(planned, check.id), title=check.title, severity=check.severity,
                        status=CheckStatus.not_applicable, message=why, tags=list(check.tags))
 
 
-def _status_from_checks(plays: list[PlayResult]) -> HostStatus:
-    for play in plays:
-        for check in play.checks:
-            if check.status in (CheckStatus.failed, CheckStatus.error):
-                return HostStatus.failed
-        if any(t.status is TaskStatus.failed for t in play.tasks):
-            return HostStatus.failed
-    return HostStatus.ok
-
-
-def _host_result(plan: HostPlan, status: HostStatus, started, finished, *, error: str | None = None,
+def _host_result(plan: HostPlan, status: HostStatus, started, finished, *, error: str | None = None,  # type: ignore[no-untyped-def]
                  plays: list[PlayResult] | None = None) -> HostResult:
     return HostResult(
-        id=plan.host.name,
-        name=plan.host.name,
-        address=plan.spec.host,
-        port=plan.spec.port,
-        connection=plan.spec.connection,
+        id=plan.name,
+        name=plan.name,
+        address=plan.address,
+        port=plan.port,
+        connection=plan.connection,
         platform=plan.platform,
-        groups=list(plan.host.groups),
+        groups=list(plan.groups),
         status=status,
         error=error,
         started=started,
@@ -261,20 +268,22 @@ def _host_result(plan: HostPlan, status: HostStatus, started, finished, *, error
     )
 
 
-def new_run(playbooks: list[str], sources: list[str], limit: str | None, options: RunOptions, kind: str = "audit") -> RunResult:
+def unfinished_host(plan: HostPlan, why: str = INTERRUPTED) -> HostResult:
+    """The result of a host that never finished (interrupt, dead worker): an error saying why."""
+    now = utcnow()
+    return _host_result(plan, HostStatus.error, now, now, error=why)
+
+
+def new_run(playbooks: list[PlaybookRef], sources: list[str], limit: str | None, options: RunOptions,
+            kind: RunKind = "audit", run_id: str | None = None, **record: object) -> RunResult:
+    """The header of a run (no hosts yet): what ``Runner.run`` starts from."""
     return RunResult(
-        run_id=uuid.uuid4().hex[:12],
+        run_id=run_id or uuid.uuid4().hex[:12],
         kind=kind,
         auditor_version=__version__,
         started=utcnow(),
         playbooks=playbooks,
         inventory_sources=sources,
         limit=limit,
-        options={
-            "forks": options.forks,
-            "connect_timeout": options.connect_timeout,
-            "command_timeout": options.command_timeout,
-            "host_deadline": options.host_deadline,
-            "enabled": sorted(options.enabled),
-        },
+        options=options.record(**record),
     )

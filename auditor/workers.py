@@ -4,11 +4,15 @@ Python runs one thread at a time, and the WinRM and SSH client libraries burn CP
 NTLM sealing, SSH crypto), so one process tops out at one core. With ``workers > 1`` the plans are
 dealt round-robin to that many processes: forked when the parent runs no other thread (instant,
 nothing re-imported), otherwise spawned (the parent may run threads, e.g. the lab fleet of
-``auditor demo``, whose locks ``fork`` would copy in an unknown state). Each
-worker runs the ordinary ``Runner`` on its share and streams every host's events back the moment
-they happen, so the console, the events and the report are exactly those of a single process.
-A worker that dies or is interrupted leaves its unfinished hosts in the report with an error; no
-host is ever dropped.
+``auditor demo``, whose locks ``fork`` would copy in an unknown state). Each worker runs the ordinary
+``Runner`` on its share with a ``PipeSink`` that sends typed messages (``HostStarted``,
+``HostFinished``, ``WorkerDone``) the moment they happen; the parent hands them to its own sinks, so the
+console, the store and the report see exactly what a single process would show.
+
+Plans carry no secret in clear (``auditor.secrets``): a forked worker inherits the parent's secret
+store; a spawned one receives the values its hosts need as a separate argument over its own pipe.
+A worker that dies or is interrupted leaves its unfinished hosts in the result as errors saying so;
+no host is ever dropped.
 """
 
 from __future__ import annotations
@@ -20,17 +24,39 @@ import multiprocessing
 import os
 import resource
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Iterable
 
 from auditor.plan import HostPlan
-from auditor.results import HostResult, HostStatus, RunResult, utcnow
-from auditor.runner import Event, EventSink, PlayExecutor, RunOptions, Runner, _host_result
+from auditor.results import HostResult, RunResult, utcnow
+from auditor.rules import catalogue_of
+from auditor.runner import CheckHook, PlayExecutor, RunOptions, Runner, unfinished_host
+from auditor.secrets import Secret, export_values, import_values
+from auditor.sinks import BaseSink, CriticalSinkFailed, Sink, Sinks
 from auditor.transports.base import transport_module
 
 #: Below this many hosts per worker a second process costs more (start-up, imports) than it saves.
 MIN_HOSTS_PER_WORKER = 50
+WORKER_DIED = "its worker process ended unexpectedly"
+
+
+@dataclass(frozen=True)
+class HostStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class HostFinished:
+    result_json: str  # HostResult as JSON: smaller and faster to move than the pickled model
+
+
+@dataclass(frozen=True)
+class WorkerDone:
+    peak_rss_kb: int
+
+
+WorkerMessage = HostStarted | HostFinished | WorkerDone
 
 
 def auto_workers(hosts: int, cpus: int | None = None) -> int:
@@ -41,7 +67,7 @@ def auto_workers(hosts: int, cpus: int | None = None) -> int:
 
 def transport_modules(plans: list[HostPlan]) -> list[str]:
     """The modules of the transports ``plans`` connect with: those ``get_transport`` imports on first use."""
-    return sorted({m for m in (transport_module(p.spec.connection) for p in plans) if m is not None})
+    return sorted({m for m in (transport_module(p.connection) for p in plans) if m is not None})
 
 
 def preload_transports(plans: list[HostPlan]) -> None:
@@ -54,98 +80,124 @@ def preload_transports(plans: list[HostPlan]) -> None:
             pass
 
 
-def _worker_main(plans: list[HostPlan], options: RunOptions, executor: PlayExecutor | None, conn: Connection) -> None:
-    """In the worker: run the share, send ("started", name) and ("finished", name, json) as they happen."""
+class PipeSink(BaseSink):
+    """In a worker: each event becomes one typed message to the parent."""
 
-    def forward(event: Event) -> None:
-        if event.kind == "host_started":
-            conn.send(("started", event.host, None))
-        elif event.kind == "host_finished" and event.result is not None:
-            conn.send(("finished", event.host, event.result.model_dump_json()))
+    def __init__(self, conn: Connection):
+        self.conn = conn
 
-    run = RunResult(run_id="worker", auditor_version="", started=utcnow())
+    def host_started(self, name: str) -> None:
+        self.conn.send(HostStarted(name))
+
+    def host_finished(self, result: HostResult) -> None:
+        self.conn.send(HostFinished(result.model_dump_json()))
+
+
+def _plan_secrets(plans: Iterable[HostPlan]) -> list[Secret]:
+    out: list[Secret] = []
+    for plan in plans:
+        out.extend(plan.secrets)
+        if plan.spec is not None and plan.spec.password is not None:
+            out.append(plan.spec.password)
+    return out
+
+
+def _worker_main(plans: list[HostPlan], header: RunResult, options: RunOptions, executor: PlayExecutor | None,
+                 hook: CheckHook | None, secret_values: dict[str, str], conn: Connection) -> None:
+    """In the worker: run the share; the pipe sink streams its events; a last ``WorkerDone``."""
+    import_values(secret_values)  # empty when forked: the inherited store has them
+    runner = Runner(options, sinks=[PipeSink(conn)], play_executor=executor, check_hook=hook, keep_results=False)
     try:
-        asyncio.run(Runner(options, sinks=[forward], play_executor=executor, keep_results=False).run(plans, run))
+        asyncio.run(runner.run(plans, header))
     except KeyboardInterrupt:  # the parent decides what an interrupt means
         pass
     finally:
-        peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        conn.send(("done", None, str(peak_rss_kb)))
-        conn.close()
+        try:
+            conn.send(WorkerDone(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        finally:
+            conn.close()
 
 
 def run_in_workers(
     plans: list[HostPlan],
-    run: RunResult,
+    header: RunResult,
     options: RunOptions,
-    sinks: list[EventSink],
+    sinks: Iterable[Sink],
     workers: int,
     play_executor: PlayExecutor | None = None,
+    check_hook: CheckHook | None = None,
 ) -> RunResult:
-    """Run ``plans`` across ``workers`` processes; fills ``run`` like ``Runner.run`` does."""
+    """Run ``plans`` across ``workers`` processes; returns the run like ``Runner.run`` does."""
     if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
         preload_transports(plans)
     # checked after the preload too: an import that started a thread would make fork unsafe
     ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    forked = ctx.get_start_method() == "fork"
     shares = [plans[i::workers] for i in range(workers)]
     per_worker = replace(options, forks=max(1, options.forks // workers))
+    run = header.model_copy()
+    out = Sinks(sinks)
     results: dict[str, HostResult] = {}
     procs, conns = [], []
-    emit = Runner(options, sinks=sinks)._emit
-    emit(Event("run_started", total=len(plans)))
-    if ctx.get_start_method() == "fork":
+    stop: list[str] = []
+    if forked:
         # the collector's passes write to every object they scan, which would copy, in each child, the
         # pages it shares with the parent (the preloaded transports too): leave inherited objects out
         gc.freeze()
     try:
+        out.run_started(run, len(plans))
         for share in shares:
             parent_end, child_end = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker_main, args=(share, per_worker, play_executor, child_end), daemon=True)
+            values = {} if forked else export_values(_plan_secrets(share))
+            proc = ctx.Process(target=_worker_main, args=(share, header, per_worker, play_executor, check_hook, values,
+                                                          child_end), daemon=True)
             proc.start()
             child_end.close()
             procs.append(proc)
             conns.append(parent_end)
-        worker_rss_kb = _collect(conns, results, emit)
-        run.options["worker_peak_rss_mb"] = [round(kb / 1024, 1) for kb in worker_rss_kb]
+        rss_kb = _collect(conns, results, out)
+        run.options.worker_peak_rss_mb = [round(kb / 1024, 1) for kb in rss_kb]
+    except CriticalSinkFailed as exc:
+        stop.append(str(exc))
     except KeyboardInterrupt:
-        run.interrupted = True
+        stop.append("interrupted")
     finally:
         gc.unfreeze()
         for proc in procs:
             if proc.is_alive():
                 proc.terminate()
             proc.join(timeout=5)
-        for plan in plans:
-            if plan.host.name not in results:
-                now = utcnow()
-                why = "run interrupted before this host finished" if run.interrupted else "its worker process ended unexpectedly"
-                results[plan.host.name] = _host_result(plan, HostStatus.error, now, now, error=why)
-        run.hosts = [results[p.host.name] for p in plans]
+        if stop:
+            run.interrupted, run.stop_reason = True, stop[0]
+        why = "run interrupted before this host finished" if run.interrupted else WORKER_DIED
+        run.hosts = [results.get(p.name) or unfinished_host(p, why) for p in plans]
         run.finished = utcnow()
-        run.options["workers"] = workers
+        run.options.workers = workers
         run.compute_summary()
-        emit(Event("run_finished", total=len(plans)))
+        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
+        out.run_finished(run)
     return run
 
 
-def _collect(conns: list[Connection], results: dict[str, HostResult], emit: Any) -> list[int]:
-    """Forward the workers' events until every worker is done; returns their peak RSS (KiB)."""
+def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks) -> list[int]:
+    """Hand the workers' messages to ``out`` until every worker is done or gone; returns their peak RSS (KiB)."""
     rss_kb: list[int] = []
     open_conns = list(conns)
     while open_conns:
         for conn in wait(open_conns):
+            assert isinstance(conn, Connection)
             try:
-                kind, host, payload = conn.recv()  # type: ignore[union-attr]
+                message: WorkerMessage = conn.recv()
             except (EOFError, OSError):  # the worker died: its missing hosts are filled in by the caller
-                kind = "done"
-            if kind == "started":
-                emit(Event("host_started", host=host))
-            elif kind == "finished":
-                result = HostResult.model_validate_json(payload)
-                results[host] = result
-                emit(Event("host_finished", host=host, result=result))
-            if kind == "done":
-                if payload:
-                    rss_kb.append(int(payload))
+                open_conns.remove(conn)
+                continue
+            if isinstance(message, HostStarted):
+                out.host_started(message.name)
+            elif isinstance(message, HostFinished):
+                result = HostResult.model_validate_json(message.result_json)
+                results[result.name] = result
+                out.host_finished(result)
+            elif isinstance(message, WorkerDone):
+                rss_kb.append(message.peak_rss_kb)
                 open_conns.remove(conn)
     return rss_kb

@@ -34,6 +34,7 @@ def main() -> None:
     from rich.console import Console
 
     from auditor.commands.run import execute_audit
+    from auditor.inventory.connection import ConnectionDefaults
     from auditor.runner import RunOptions
 
     options = RunOptions(forks=args.forks, connect_timeout=args.connect_timeout, host_deadline=args.host_deadline,
@@ -43,16 +44,16 @@ def main() -> None:
     cpu0, t0 = time.process_time(), time.perf_counter()
     run, _ = execute_audit([str(p) for p in PLAYBOOKS], [args.inventory], limit=args.limit, options=options,
                            formats=["json"], output=reports, console=console, quiet=True,
-                           spec_overrides={"host_key_checking": "off"})
+                           connection=ConnectionDefaults(host_key_checking="off"))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # worker processes (--workers) are joined children: their CPU counts, and so does each one's own
     # peak RSS, which the workers report (the parent's peak plus theirs: an upper bound, since pages the
     # forked workers share with the parent count once per process)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers = int(run.options.get("workers", 1))
+    workers = int(run.options.workers or 1)
     cpu += children.ru_utime + children.ru_stime
-    rss_kb = usage.ru_maxrss + sum(run.options.get("worker_peak_rss_mb", [])) * 1024
+    rss_kb = usage.ru_maxrss + sum(run.options.worker_peak_rss_mb) * 1024
     statuses = collections.Counter(h.status.value for h in run.hosts)
     verdicts = collections.Counter(p.verdict.name if p.verdict else "-" for h in run.hosts for p in h.plays)
     result = {

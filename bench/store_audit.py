@@ -26,34 +26,33 @@ def main() -> None:
     args = ap.parse_args()
     raise_nofile()
 
-    from auditor.inventory import load_inventory
-    from auditor.plan import build_plan
-    from auditor.playbook import load_playbooks
+    from auditor import api
+    from auditor.inventory.connection import ConnectionDefaults
     from auditor.report.writers import write_reports
-    from auditor.runner import Event, RunOptions, new_run
+    from auditor.results import HostResult
+    from auditor.runner import RunOptions
+    from auditor.sinks import BaseSink
     from auditor.store import open_store
-    from auditor.workers import auto_workers, run_in_workers
 
     options = RunOptions(forks=args.forks, connect_timeout=10.0, host_deadline=60.0, command_timeout=60.0, workers=0)
     reports = Path(args.out).with_suffix(".reports")
     cpu0, t0 = time.process_time(), time.perf_counter()
-    playbooks = load_playbooks([str(p) for p in PLAYBOOKS])
-    inventory = load_inventory([args.inventory])
-    plans = build_plan(inventory, playbooks, spec_overrides={"host_key_checking": "off"})
-    run = new_run([p.path for p in playbooks], list(inventory.sources), None, options)
-    workers = max(1, min(auto_workers(len(plans)), len(plans)))
+    plan = api.plan_audit([str(p) for p in PLAYBOOKS], [args.inventory], options=options,
+                          connection=ConnectionDefaults(host_key_checking="off"))
     sinks: list[Any] = []
     store = writer = None
     if args.store:
         store = open_store(args.store)
-        store.create_run(run, planned_hosts=[p.host.name for p in plans])
-        writer = store.writer(run.run_id)
+        store.create_run(plan.header, planned_hosts=[p.name for p in plan.hosts])
+        writer = store.writer(plan.run_id)
 
-        def record(event: Event) -> None:
-            if event.kind == "host_finished" and event.result is not None:
-                writer.record(event.result)
-        sinks.append(record)
-    run_in_workers(plans, run, options, sinks, workers)
+        class Record(BaseSink):
+            def host_finished(self, result: HostResult) -> None:
+                assert writer is not None
+                writer.record(result)
+        sinks.append(Record())
+    run = api.run(plan, sinks)
+    workers = run.options.workers
     write_reports(run, ["json"], reports)
     state = None
     if writer is not None and store is not None:

@@ -16,7 +16,8 @@ import time
 import winrm
 
 from auditor.lab.winrs import WinrsFleet, WinrsHostConfig
-from auditor.transports.base import ConnectionSpec, get_transport
+from auditor.inventory.connection import resolve_spec
+from auditor.transports.base import ConnectionRequest, get_transport
 
 
 def session_run_cmd(url: str, user: str, password: str, auth: str, seconds: float) -> int:
@@ -29,9 +30,9 @@ def session_run_cmd(url: str, user: str, password: str, auth: str, seconds: floa
 
 
 async def reused_shell(ep, auth: str, seconds: float) -> int:
-    spec = ConnectionSpec(name=ep.name, host=ep.address, connection="winrm", port=ep.port, user=ep.user,
-                          password=ep.password, vars={"ansible_winrm_transport": auth, "ansible_winrm_scheme": "http",
-                                                      "auditor_winrm_allow_basic_http": True})
+    spec = resolve_spec(ConnectionRequest(
+        name=ep.name, host=ep.address, connection="winrm", port=ep.port, user=ep.user, password=ep.password,
+        vars={"ansible_winrm_transport": auth, "ansible_winrm_scheme": "http", "auditor_winrm_allow_basic_http": True}))
     n = 0
     async with get_transport(spec) as t:
         end = time.perf_counter() + seconds

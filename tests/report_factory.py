@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from datetime import datetime, timedelta, timezone
+from pathlib import PurePath
 from typing import Any
 
 from auditor.results import (
@@ -21,7 +22,9 @@ from auditor.results import (
     Confidence,
     HostResult,
     HostStatus,
+    PlaybookRef,
     PlayResult,
+    RunOptionsRecord,
     RunResult,
     Severity,
     TaskResult,
@@ -29,6 +32,7 @@ from auditor.results import (
     Timings,
     Verdict,
 )
+from auditor.rules import catalogue_of
 
 #: What a payload does if it ever runs: set this window flag and log this console message.
 PWNED_FLAG = "__auditorPwned"
@@ -244,6 +248,16 @@ def make_hostile_host(i: int) -> HostResult:
     return host
 
 
+def _ref(path: str) -> PlaybookRef:
+    return PlaybookRef(path=path, id=PurePath(path).stem, sha256="0" * 64)
+
+
+def _finish(run: RunResult) -> None:
+    """What the runner does at the end: the summary, and the catalogue of the verdicts used."""
+    run.compute_summary()
+    run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
+
+
 def make_run(n_hosts: int = 24, hostile: bool = True, run_id: str = "20261121T080000Z-3f9a") -> RunResult:
     """A finished audit run over ``n_hosts`` hosts (cycling every scenario); see the module docstring."""
     hosts = [make_host(i, *SCENARIOS[i % len(SCENARIOS)]) for i in range(n_hosts)]
@@ -251,13 +265,13 @@ def make_run(n_hosts: int = 24, hostile: bool = True, run_id: str = "20261121T08
         hosts[-1] = make_hostile_host(n_hosts - 1)
     run = RunResult(
         run_id=run_id, auditor_version="0.1.0", started=START, finished=START + timedelta(seconds=42.5),
-        playbooks=["playbooks/mirrored-audit.yml", "playbooks/edge-audit.yml"],
+        playbooks=[_ref("playbooks/mirrored-audit.yml"), _ref("playbooks/edge-audit.yml")],
         inventory_sources=["inventories/corp/hosts.ini", "inventories/corp/group_vars/"],
-        pattern="all", limit="site0:site1" if n_hosts > 100 else None,
-        options={"forks": 50, "timeout": 60, "winrm_password": SECRET_VALUE},
+        limit="site0:site1" if n_hosts > 100 else None,
+        options=RunOptionsRecord(forks=50, command_timeout=60),
         hosts=hosts,
     )
-    run.compute_summary()
+    _finish(run)
     return run
 
 
@@ -337,10 +351,10 @@ def make_remediation_run(n_hosts: int = 10, check_mode: bool = False, hostile: b
         task.loop_item = f"CORP\\{IMG_PAYLOAD}"
     run = RunResult(
         run_id=run_id, kind="remediation", auditor_version="0.1.0", started=START,
-        finished=START + timedelta(seconds=7.25), playbooks=["playbooks/remediate-revert-nat.yml"],
-        inventory_sources=["inventories/corp/hosts.ini"], pattern="windows",
-        options={"forks": 100, "check_mode": check_mode, "enabled": ["restart"], "winrm_password": SECRET_VALUE},
+        finished=START + timedelta(seconds=7.25), playbooks=[_ref("playbooks/remediate-revert-nat.yml")],
+        inventory_sources=["inventories/corp/hosts.ini"], limit="windows",
+        options=RunOptionsRecord(forks=100, check_mode=check_mode, enabled=["restart"]),
         hosts=hosts,
     )
-    run.compute_summary()
+    _finish(run)
     return run

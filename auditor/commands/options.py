@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.errors import UsageError
+from auditor.inventory.connection import ConnectionDefaults
 
 FORMATS_HELP = "Report formats, comma separated (json, html, junit, csv)."
 HOST_KEY_POLICIES = ("accept-new", "strict", "off")
@@ -19,13 +20,19 @@ HOST_KEY_POLICIES = ("accept-new", "strict", "off")
 Inventory = Annotated[list[str], typer.Option("-i", "--inventory", help="Inventory source (file, folder or script); repeatable.")]
 Limit = Annotated[Optional[str], typer.Option("-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile).")]
 Forks = Annotated[int, typer.Option("-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers).")]
-ConnectTimeout = Annotated[float, typer.Option("--connect-timeout", min=0.1, help="Seconds to connect and authenticate.")]
-CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1, help="Seconds for one remote invocation.")]
+ConnectTimeout = Annotated[Optional[float], typer.Option(
+    "--connect-timeout", min=0.1,
+    help="Seconds to connect and authenticate; given, it wins over every host's own ansible_timeout / "
+         "-o ConnectTimeout (default: the host's, else 10).")]
+CommandTimeout = Annotated[Optional[float], typer.Option(
+    "--command-timeout", min=0.1, help="Seconds for one remote invocation (default 60; remediate: 120).")]
 HostDeadline = Annotated[float, typer.Option("--host-deadline", min=0.1, help="Seconds for everything on one host.")]
 Report = Annotated[str, typer.Option("--report", help=FORMATS_HELP)]
 Output = Annotated[Path, typer.Option("-o", "--output", help="Folder for reports.")]
-HostKeyChecking = Annotated[str, typer.Option(
-    "--host-key-checking", help="SSH host keys: accept-new (default), strict, or off (no verification).")]
+HostKeyChecking = Annotated[Optional[str], typer.Option(
+    "--host-key-checking",
+    help="SSH host keys: accept-new, strict, or off (no verification); given, it wins over the hosts' own "
+         "settings (default: the host's StrictHostKeyChecking, else accept-new).")]
 KnownHosts = Annotated[Optional[Path], typer.Option("--known-hosts", help="known_hosts file for SSH host keys.")]
 VaultPasswordFile = Annotated[Optional[list[str]], typer.Option(
     "--vault-password-file", help="File holding the vault password (or an executable printing it). Repeatable.")]
@@ -33,8 +40,8 @@ VaultId = Annotated[Optional[list[str]], typer.Option("--vault-id", help="Vault 
 AskVaultPass = Annotated[bool, typer.Option("-J", "--ask-vault-pass", help="Ask for the vault password on the terminal.")]
 
 
-def connection_overrides(host_key_checking: str, known_hosts: Path | None) -> dict[str, str | None]:
-    """ConnectionSpec overrides from the SSH host-key options (validated: a usage error otherwise)."""
-    if host_key_checking not in HOST_KEY_POLICIES:
+def connection_defaults(host_key_checking: str | None, known_hosts: Path | None) -> ConnectionDefaults:
+    """The command line's SSH host-key settings (validated: a usage error otherwise); None = not given."""
+    if host_key_checking is not None and host_key_checking not in HOST_KEY_POLICIES:
         raise UsageError(f"--host-key-checking: expected {', '.join(HOST_KEY_POLICIES[:-1])} or {HOST_KEY_POLICIES[-1]}")
-    return {"host_key_checking": host_key_checking, "known_hosts_file": str(known_hosts) if known_hosts else None}
+    return ConnectionDefaults(host_key_checking=host_key_checking, known_hosts_file=str(known_hosts) if known_hosts else None)

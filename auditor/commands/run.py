@@ -11,18 +11,24 @@ from rich.console import Console
 
 from auditor.commands import options as opt
 from auditor.errors import BadInputError, ExitCode
-from auditor.results import HOST_DOWN_STATUSES, CheckStatus, RunResult
+from auditor.inventory.connection import ConnectionDefaults
+from auditor.inventory.model import Inventory
+from auditor.inventory.retry import write_retry_file
+from auditor.outcomes import needs_action
+from auditor.playbook.schema import Playbook
+from auditor.results import HOST_DOWN_STATUSES, HostStatus, RunResult
+from auditor.runner import RunOptions
 
 DEFAULT_OUTPUT = "reports"
 
 
 def exit_code_for(run: RunResult) -> ExitCode:
-    """0 all good; 3 any host not audited (wins); 2 any check failed or errored; 99 interrupted."""
+    """99 interrupted; 3 any host not audited (wins); 2 any host needs action (``auditor.outcomes``); else 0."""
     if run.interrupted:
         return ExitCode.INTERRUPTED
     if any(h.status in HOST_DOWN_STATUSES for h in run.hosts):
         return ExitCode.HOSTS_UNREACHABLE
-    if any(c.status in (CheckStatus.failed, CheckStatus.error) for h in run.hosts for c in h.all_checks()):
+    if any(needs_action(h, run.verdict_catalogue) for h in run.hosts):
         return ExitCode.CHECKS_FAILED
     return ExitCode.OK
 
@@ -42,60 +48,30 @@ def execute_audit(
     inventory_sources: list[str],
     *,
     limit: str | None,
-    options,
+    options: RunOptions,
     formats: list[str],
     output: Path,
     console: Console,
     quiet: bool = False,
-    spec_overrides: dict | None = None,
-    inventory=None,
-    playbooks=None,
+    connection: ConnectionDefaults = ConnectionDefaults(),
+    inventory: Inventory | None = None,
+    playbooks: list[Playbook] | None = None,
 ) -> tuple[RunResult, list[Path]]:
-    """The main job as a library call: load, plan, run, write reports (also after an interrupt)."""
+    """The main job for the command line: plan and run (``auditor.api``), with live progress, then the reports
+    (also after an interrupt), the retry file and the recap."""
+    from auditor import api
     from auditor.console import LiveProgress, print_recap
-    from auditor.inventory import load_inventory
-    from auditor.plan import build_plan
-    from auditor.playbook import load_playbooks
     from auditor.report.writers import write_reports
-    from auditor.runner import Runner, new_run
-    from auditor.workers import auto_workers, run_in_workers
 
-    playbooks = playbooks if playbooks is not None else load_playbooks(playbook_paths)
-    inv = inventory if inventory is not None else load_inventory(inventory_sources)
-    plans = build_plan(inv, playbooks, limit=limit, spec_overrides=spec_overrides)
-    if not plans:
-        patterns = ", ".join(sorted({play.hosts for book in playbooks for play in book.plays}))
-        raise BadInputError(f"no hosts matched: the plays select {patterns!r}" + (f" and --limit is {limit!r}" if limit else "")
-                            + f" in {', '.join(inv.sources) or 'the inventory'}")
-    run = new_run([p.path for p in playbooks], list(inv.sources), limit, options)
-    progress = LiveProgress(console, quiet=quiet)
-    workers = max(1, min(options.workers or auto_workers(len(plans)), len(plans)))
-    run.options["workers"] = workers
-    try:
-        if workers > 1:
-            run_in_workers(plans, run, options, [progress], workers)
-        else:
-            asyncio.run(Runner(options, sinks=[progress]).run(plans, run))
-    except KeyboardInterrupt:
-        run.interrupted = True
+    plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths,
+                          inventory if inventory is not None else inventory_sources,
+                          limit=limit, options=options, connection=connection)
+    run = api.run(plan, sinks=[LiveProgress(console, quiet=quiet)])
     paths = write_reports(run, formats, output)
-    _write_retry(run, output)
+    write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
     if not quiet:
         print_recap(console, run, [str(p) for p in paths])
     return run, paths
-
-
-def _write_retry(run: RunResult, output: Path) -> None:
-    failed = [h.name for h in run.hosts if h.status.value != "ok"]
-    path = output / "last.retry"
-    try:
-        from auditor.inventory.retry import write_retry_file
-    except ImportError:
-        write_retry_file = None
-    if write_retry_file is not None:
-        write_retry_file(path, failed)
-    else:
-        path.write_text("".join(f"{n}\n" for n in failed), encoding="utf-8")
 
 
 def run_command(
@@ -106,13 +82,13 @@ def run_command(
     workers: int = typer.Option(0, "-w", "--workers", min=0, max=64,
                                 help="Processes to spread hosts over (one core each); 0 = auto: one per core, "
                                      "once there are at least 50 hosts per process."),
-    connect_timeout: opt.ConnectTimeout = 10.0,
-    command_timeout: opt.CommandTimeout = 60.0,
+    connect_timeout: opt.ConnectTimeout = None,
+    command_timeout: opt.CommandTimeout = None,
     host_deadline: opt.HostDeadline = 120.0,
     report: opt.Report = "json,html",
     output: opt.Output = Path(DEFAULT_OUTPUT),
     enable: list[str] = typer.Option([], "--enable", help="Opt-in checks to run: user-context, probe (repeatable)."),
-    host_key_checking: opt.HostKeyChecking = "accept-new",
+    host_key_checking: opt.HostKeyChecking = None,
     known_hosts: opt.KnownHosts = None,
     include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
@@ -125,9 +101,7 @@ def run_command(
     Exit codes: 0 all checks passed; 2 checks failed; 3 hosts unreachable, auth failed or timed out;
     4 bad input; 5 usage error; 99 interrupted; 250 internal error.
     """
-    from auditor.runner import RunOptions
-
-    overrides = opt.connection_overrides(host_key_checking, known_hosts)
+    connection = opt.connection_defaults(host_key_checking, known_hosts)
     formats = parse_formats(report)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts,
@@ -139,7 +113,7 @@ def run_command(
     inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
     console = Console(stderr=False)
     run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
-                           output=output, console=console, quiet=quiet, spec_overrides=overrides, inventory=inv,
+                           output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
                            playbooks=books)
     return int(exit_code_for(run))
 

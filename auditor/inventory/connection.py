@@ -3,18 +3,22 @@
 Where Ansible accepts several names for one setting, the one it lists last wins, as in Ansible
 (``ansible_ssh_user`` over ``ansible_user``, ``ansible_winrm_port`` over ``ansible_port``).
 ``!vault`` values among the ``ansible_*`` variables are decrypted here, the only place that needs
-them in clear. Transport-specific options (``ansible_ssh_common_args``, ``ansible_winrm_*``) stay in
-``spec.vars`` for the transport to read (auditor/transports/sshopts.py, winrm_options.py).
+them in clear. ``resolve_spec`` then turns the raw request into the frozen, typed ``ConnectionSpec``:
+transport options are parsed once (auditor/transports/sshopts.py, winrm_options.py) and the password
+becomes a ``Secret``, so nothing raw or clear travels in a plan.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.errors import BadInputError
 from auditor.inventory.model import Host
 from auditor.inventory.vault import VaultedValue, VaultError
-from auditor.transports.base import ConnectionSpec
+from auditor.secrets import Secret
+from auditor.transports.base import ConnectionRequest, ConnectionSpec
 
 DEFAULT_PORTS = {"ssh": 22, "paramiko": 22}
 
@@ -75,8 +79,22 @@ def connection_type(host: Host) -> str:
     return name
 
 
-def connection_spec(host: Host, **overrides: Any) -> ConnectionSpec:
-    """Everything a transport needs for ``host``; ``overrides`` (non-None) win over inventory."""
+@dataclass(frozen=True)
+class ConnectionDefaults:
+    """Connection settings from the command line; ``None`` means "not given", so the host's own wins."""
+
+    connect_timeout: float | None = None
+    command_timeout: float | None = None
+    host_key_checking: str | None = None
+    known_hosts_file: str | None = None
+
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_COMMAND_TIMEOUT = 60.0
+
+
+def connection_request(host: Host) -> ConnectionRequest:
+    """What the inventory says about reaching ``host`` (raw, vaulted ``ansible_*`` values decrypted)."""
     connection = connection_type(host)
     v = _clear_vars(host)
 
@@ -88,7 +106,8 @@ def connection_spec(host: Host, **overrides: Any) -> ConnectionSpec:
         return value
 
     port = pick("port")
-    spec = ConnectionSpec(
+    timeout = pick("timeout")
+    return ConnectionRequest(
         name=host.name,
         host=str(pick("host") or host.name),
         connection=connection,
@@ -96,15 +115,45 @@ def connection_spec(host: Host, **overrides: Any) -> ConnectionSpec:
         user=_opt_str(pick("user")),
         password=_opt_str(pick("password")),
         private_key_file=_opt_str(pick("private_key_file")),
+        connect_timeout=float(_int(host, "timeout", timeout)) if timeout is not None else DEFAULT_CONNECT_TIMEOUT,
         vars=v,
     )
-    timeout = pick("timeout")
-    if timeout is not None:
-        spec.connect_timeout = float(_int(host, "timeout", timeout))
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(spec, key, value)
-    return spec
+
+
+def resolve_spec(request: ConnectionRequest, cli: ConnectionDefaults = ConnectionDefaults()) -> ConnectionSpec:
+    """The one place connection settings are decided. Precedence, for every setting: an explicit command-line
+    value > the host's own (inventory variable, ``-o`` option in its ssh args) > the default.
+
+    Raises the transport's ``TransportError`` subclass when a host's options are unusable (the runner reports
+    that host as an error and goes on with the others).
+    """
+    if cli.host_key_checking is not None:
+        request = replace(request, host_key_checking=cli.host_key_checking)
+    ssh = winrm = None
+    connect_timeout = request.connect_timeout
+    if request.connection in ("ssh", "paramiko"):
+        from auditor.transports.sshopts import resolve_settings
+
+        ssh = resolve_settings(request)
+        connect_timeout = ssh.connect_timeout
+        explicit = {k: v for k, v in (("connect_timeout", cli.connect_timeout), ("host_key_checking", cli.host_key_checking),
+                                      ("known_hosts_file", cli.known_hosts_file and os.path.expanduser(cli.known_hosts_file)))
+                    if v is not None}
+        if explicit:
+            ssh = replace(ssh, **explicit)
+    elif request.connection == "winrm":
+        from auditor.transports.winrm_options import winrm_options
+
+        winrm = winrm_options(request)
+    if cli.connect_timeout is not None:
+        connect_timeout = cli.connect_timeout
+    return ConnectionSpec(
+        name=request.name, host=request.host, connection=request.connection, port=request.port, user=request.user,
+        password=Secret(request.password) if request.password is not None else None,
+        private_key_file=request.private_key_file, connect_timeout=connect_timeout,
+        command_timeout=cli.command_timeout if cli.command_timeout is not None else request.command_timeout,
+        max_output=request.max_output, ssh=ssh, winrm=winrm,
+    )
 
 
 def _clear_vars(host: Host) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def load_playbook(path: str | Path) -> Playbook:
         raise _schema_error(exc, doc) from None
     for i, play in enumerate(plays):
         _resolve(play, i, doc, path.parent)
-    return Playbook(path=name, plays=plays)
+    return Playbook(path=name, plays=plays, sha256=doc.sha256)
 
 
 def load_playbooks(paths: list[str]) -> list[Playbook]:

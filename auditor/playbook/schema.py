@@ -93,3 +93,4 @@ class Playbook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str
     plays: list[Play]
+    sha256: str | None = None  # digest of the file's bytes (recorded in the run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ class PositionedYAML:
     file: str
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col) of the value
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)    # path -> (line, col) of the key
+    sha256: str | None = None  # digest of the file's bytes, when read from a file
 
     def location(self, path: Path_, prefer_key: bool = False) -> Location:
         """Best location for ``path``: the node itself, else its nearest ancestor."""
@@ -106,7 +108,9 @@ def read_positioned_file(path: str | Path, what: str, max_bytes: int) -> Positio
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} at offset {exc.start}", Location(name)) from None
-    return load_positioned(text, name)
+    doc = load_positioned(text, name)
+    doc.sha256 = hashlib.sha256(raw).hexdigest()
+    return doc
 
 
 def validation_error(exc: Any, doc: PositionedYAML) -> BadInputError:

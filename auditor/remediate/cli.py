@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,43 +12,27 @@ from rich.console import Console
 from auditor.commands import options as opt
 from auditor.commands.run import DEFAULT_OUTPUT, exit_code_for, parse_enable, parse_formats
 from auditor.errors import ExitCode, UsageError
-from auditor.results import RunResult, TaskStatus
+from auditor.inventory.connection import ConnectionDefaults
+from auditor.inventory.model import Inventory
+from auditor.results import RunResult
+from auditor.runner import RunOptions
 
 NO_TTY = ("refusing to change hosts without confirmation: there is no terminal to ask on. "
           "Preview with --check (changes nothing), then apply with --yes")
 
 
-def remediation_exit_code(run: RunResult) -> ExitCode:
-    """0 nothing failed; 2 a task failed; 3 a host was not reached (wins); 99 interrupted."""
-    code = exit_code_for(run)
-    if code is ExitCode.OK and any(t.status is TaskStatus.failed for h in run.hosts for t in h.all_tasks()):
-        return ExitCode.CHECKS_FAILED
-    return code
-
-
-def execute_remediation(playbook_paths: list[str], inventory_sources: list[str], *, limit: str | None, options,
-                        check_mode: bool, spec_overrides: dict | None = None, console: Console | None = None,
-                        quiet: bool = True, inventory=None) -> RunResult:
-    """One pass (check mode or real) as a library call; reports are the caller's."""
+def execute_remediation(playbook_paths: list[str], inventory_sources: list[str], *, limit: str | None, options: RunOptions,
+                        check_mode: bool, connection: ConnectionDefaults = ConnectionDefaults(),
+                        console: Console | None = None, quiet: bool = True, inventory: Inventory | None = None) -> RunResult:
+    """One pass (check mode or real) through ``auditor.api`` with live progress; reports are the caller's."""
+    from auditor import api
     from auditor.console import LiveProgress
-    from auditor.inventory import load_inventory
-    from auditor.plan import build_plan
-    from auditor.remediate.executor import RemediationExecutor
-    from auditor.remediate.loader import load_remediation_playbooks
-    from auditor.runner import Runner, new_run
 
-    books = load_remediation_playbooks(playbook_paths)
-    inv = inventory if inventory is not None else load_inventory(inventory_sources)
-    plans = build_plan(inv, books, limit=limit, spec_overrides=spec_overrides)  # type: ignore[arg-type]
-    run = new_run([b.path for b in books], list(inv.sources), limit, options, kind="remediation")
-    run.options["check_mode"] = check_mode
-    sinks = [LiveProgress(console, quiet=quiet, label="remediating (check mode)" if check_mode else "remediating")] if console is not None else []
-    runner = Runner(options, sinks=sinks, play_executor=RemediationExecutor(check_mode))
-    try:
-        asyncio.run(runner.run(plans, run))
-    except KeyboardInterrupt:
-        run.interrupted = True
-    return run
+    plan = api.plan_remediation(playbook_paths, inventory if inventory is not None else inventory_sources,
+                                check_mode=check_mode, limit=limit, options=options, connection=connection)
+    label = "remediating (check mode)" if check_mode else "remediating"
+    sinks = [LiveProgress(console, quiet=quiet, label=label)] if console is not None else []
+    return api.run(plan, sinks=sinks)
 
 
 def remediate_command(
@@ -60,13 +43,13 @@ def remediate_command(
     diff: bool = typer.Option(False, "--diff", help="Show file and registry diffs."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking (no preview pass)."),
     forks: opt.Forks = 100,
-    connect_timeout: opt.ConnectTimeout = 10.0,
-    command_timeout: opt.CommandTimeout = 120.0,
+    connect_timeout: opt.ConnectTimeout = None,
+    command_timeout: opt.CommandTimeout = None,
     host_deadline: opt.HostDeadline = 300.0,
     report: opt.Report = "json",
     output: opt.Output = Path(DEFAULT_OUTPUT),
     enable: list[str] = typer.Option([], "--enable", help="Opt-in modules/collectors: restart, user-context (repeatable)."),
-    host_key_checking: opt.HostKeyChecking = "accept-new",
+    host_key_checking: opt.HostKeyChecking = None,
     known_hosts: opt.KnownHosts = None,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
     vault_password_file: opt.VaultPasswordFile = None,
@@ -81,9 +64,7 @@ def remediate_command(
     """
     from auditor.remediate.display import changed_hosts, print_tasks
     from auditor.report.writers import write_reports
-    from auditor.runner import RunOptions
-
-    overrides = opt.connection_overrides(host_key_checking, known_hosts)
+    connection = opt.connection_defaults(host_key_checking, known_hosts)
     if check and yes:
         raise UsageError("--check and --yes contradict each other: --check never changes anything")
     formats = parse_formats(report)
@@ -101,7 +82,7 @@ def remediate_command(
 
     def one_pass(check_mode: bool) -> RunResult:
         run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode,
-                                  spec_overrides=overrides, console=console, quiet=quiet, inventory=inv)
+                                  connection=connection, console=console, quiet=quiet, inventory=inv)
         if not quiet:
             print_tasks(console, run, show_diff=diff, check_mode=check_mode)
         return run
@@ -110,19 +91,19 @@ def remediate_command(
         preview = one_pass(True)
         if check or preview.interrupted:
             _write(preview, formats, output, console, quiet, write_reports)
-            return int(remediation_exit_code(preview))
+            return int(exit_code_for(preview))
         hosts = changed_hosts(preview)
         if not hosts:
             console.print("Nothing to change.")
             _write(preview, formats, output, console, quiet, write_reports)
-            return int(remediation_exit_code(preview))
+            return int(exit_code_for(preview))
         if not typer.confirm(f"{len(hosts)} of {len(preview.hosts)} hosts would change. Apply these changes now?",
                              default=False):
             console.print("Nothing was changed.")
             return int(ExitCode.OK)
     run = one_pass(False)
     _write(run, formats, output, console, quiet, write_reports)
-    return int(remediation_exit_code(run))
+    return int(exit_code_for(run))
 
 
 def _write(run: RunResult, formats: list[str], output: Path, console: Console, quiet: bool, write_reports) -> None:

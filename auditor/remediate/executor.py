@@ -10,21 +10,22 @@ of the host are skipped: a half-fixed host should stop, not pile changes on a su
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from auditor.gather import gather, selected_collectors
 from auditor.playbook.expressions import ExpressionError, evaluate
-from auditor.secrets import public_vars
 from auditor.remediate.modules import ModuleContext, Outcome, get_module
 from auditor.remediate.modules.base import elapsed_ms
 from auditor.remediate.schema import RemediationPlay, Task
 from auditor.remediate.templating import render_value
 from auditor.remediate.wire import ReplyError
+from auditor.plan import HostPlan, PlannedPlay
 from auditor.results import PlayResult, TaskResult, TaskStatus
-from auditor.rules import get_deriver
 from auditor.transports.base import Transport, TransportError
+
+if TYPE_CHECKING:
+    from auditor.runner import Runner
 
 MAX_LOOP_ITEMS = 500
 MAX_MESSAGE = 4000
@@ -36,12 +37,14 @@ class RemediationExecutor:
     def __init__(self, check_mode: bool):
         self.check_mode = check_mode
 
-    async def __call__(self, runner, plan, planned, transport: Transport) -> PlayResult:
+    async def __call__(self, runner: Runner, plan: HostPlan, planned: PlannedPlay, transport: Transport) -> PlayResult:
         play: RemediationPlay = planned.play
         options = runner.options
-        result = PlayResult(play=play.name, playbook=planned.playbook, platform=plan.platform)
-        context = await self._facts(play, plan, transport, options, result)
-        ctx = ModuleContext(transport, plan.platform, self.check_mode, options.command_timeout, plan.host.name)
+        result = PlayResult(play=play.name, playbook=planned.playbook, playbook_id=planned.playbook_id, platform=plan.platform)
+        gathered = await runner.gather(plan, planned, transport, result)
+        context = {**gathered.context, "check_mode": self.check_mode}
+        assert plan.spec is not None
+        ctx = ModuleContext(transport, plan.platform, self.check_mode, plan.spec.command_timeout, plan.name)
         stopped: str | None = None
         for task in play.tasks:
             if stopped:
@@ -53,21 +56,6 @@ class RemediationExecutor:
                     stopped = f"an earlier task failed ({task.name})"
                     result.error = f"stopped after task {task.name!r} failed: {tr.message[:300]}"
         return result
-
-    async def _facts(self, play: RemediationPlay, plan, transport: Transport, options, result: PlayResult) -> dict[str, Any]:
-        collectors = selected_collectors(play.gather.get(plan.platform) or [], set(options.enabled))
-        gathered = await gather(transport, collectors, plan.platform, options.command_timeout)
-        result.collectors = gathered.collectors
-        facts = gathered.facts
-        variables = public_vars({**plan.host.vars, **play.vars})
-        for name in play.derive:
-            try:
-                facts.update(get_deriver(name)(facts, variables) or {})  # type: ignore[misc]
-            except Exception as exc:  # noqa: BLE001 - tasks that need it fail with a clear message
-                facts["_errors"][f"derive:{name}"] = f"{type(exc).__name__}: {exc}"
-        return {"facts": facts, "vars": variables, "check_mode": self.check_mode, "enabled": set(options.enabled),
-                "host": {"name": plan.host.name, "address": plan.spec.host, "groups": plan.host.groups,
-                         "platform": plan.platform}}
 
     async def _task(self, task: Task, context: dict[str, Any], ctx: ModuleContext,
                     enabled: set[str]) -> list[tuple[TaskResult, bool]]:

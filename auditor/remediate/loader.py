@@ -38,7 +38,7 @@ def load_remediation_playbook(path: str | Path) -> RemediationPlaybook:
                                       checks=[], verdict=None), i, doc, Path(path).parent)
         for j, task in enumerate(play.tasks):
             _check_task(task, (i, "tasks", j), doc)
-    return RemediationPlaybook(path=str(path), plays=plays)
+    return RemediationPlaybook(path=str(path), plays=plays, sha256=doc.sha256)
 
 
 def load_remediation_playbooks(paths: list[str]) -> list[RemediationPlaybook]:

@@ -101,3 +101,4 @@ class RemediationPlaybook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str
     plays: list[RemediationPlay]
+    sha256: str | None = None  # digest of the file's bytes (recorded in the run)

@@ -12,7 +12,8 @@ import io
 from pathlib import Path
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import backup_paths, failed_check_ids, headline_verdict, task_counts
+from auditor.outcomes import headline_verdict
+from auditor.report.view import backup_paths, failed_check_ids, task_counts
 from auditor.results import RunResult
 
 COLUMNS = ["name", "address", "platform", "groups", "outcome", "verdict", "confidence", "failed_checks", "error"]
@@ -31,7 +32,7 @@ def render_csv(run: RunResult) -> str:
     remediation = run.kind == "remediation"
     writer.writerow(COLUMNS + (REMEDIATION_COLUMNS if remediation else []))
     for host in run.hosts:
-        verdict = headline_verdict(host)
+        verdict = headline_verdict(host, run.verdict_catalogue)
         row = [
             host.name, host.address, host.platform, ";".join(host.groups), host.status.value,
             verdict.name if verdict else "", verdict.confidence.value if verdict else "",

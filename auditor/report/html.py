@@ -20,10 +20,9 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import (
-    ATTENTION, VERDICT_STYLES, headline_verdict, host_view, needs_action, task_counts, task_label, verdict_style,
-)
-from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus
+from auditor.outcomes import ATTENTION, headline_verdict, verdict_info
+from auditor.report.view import action_groups, host_view, task_counts, task_label
+from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus, Verdict
 
 #: Rows shown per category in the "needs action" section; the table holds the rest.
 NEEDS_ACTION_CAP = 50
@@ -74,11 +73,12 @@ def _bars(counts: list[tuple[str, int, str]], values: list[str] | None = None) -
 def _verdict_counts(run: RunResult) -> list[tuple[str, int, str]]:
     counts: dict[str, int] = {}
     for host in run.hosts:
-        verdict = headline_verdict(host)
+        verdict = headline_verdict(host, run.verdict_catalogue)
         name = verdict.name if verdict else _NO_VERDICT
         counts[name] = counts.get(name, 0) + 1
-    ordered = sorted(counts, key=lambda n: (n == _NO_VERDICT, -verdict_style(n).rank, n))
-    return [(n, counts[n], "none" if n == _NO_VERDICT else verdict_style(n).tone) for n in ordered]
+    info = {n: verdict_info(n, run.verdict_catalogue) for n in counts}
+    ordered = sorted(counts, key=lambda n: (n == _NO_VERDICT, -info[n].rank, n))
+    return [(n, counts[n], "none" if n == _NO_VERDICT else info[n].tone) for n in ordered]
 
 
 def _status_counts(run: RunResult) -> list[tuple[str, int, str]]:
@@ -94,7 +94,7 @@ _TASK_TONES = {"ok": "ok", "changed": "info", "failed": "conflict", "skipped": "
 
 
 def is_check_mode(run: RunResult) -> bool:
-    return run.kind == "remediation" and bool(run.options.get("check_mode"))
+    return run.kind == "remediation" and bool(run.options.check_mode)
 
 
 def _task_counts(run: RunResult) -> list[tuple[str, int, str]]:
@@ -113,11 +113,10 @@ def _duration(run: RunResult) -> str:
     return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
 
 
-def _reason(host: HostResult) -> str:
+def _reason(host: HostResult, verdict: Verdict | None) -> str:
     """One line saying why a host is listed: verdict summary, host error, or its first failing check."""
     if host.status in HOST_DOWN_STATUSES:
         return host.error or host.status.value
-    verdict = headline_verdict(host)
     deciding = set(verdict.decided_by) if verdict else set()
     failed_task = next((t for t in host.all_tasks() if t.status == TaskStatus.failed), None)
     if failed_task is not None:
@@ -131,8 +130,7 @@ def _reason(host: HostResult) -> str:
     return verdict.summary if verdict else ""
 
 
-def _first_step(host: HostResult) -> str:
-    verdict = headline_verdict(host)
+def _first_step(host: HostResult, verdict: Verdict | None) -> str:
     if verdict and verdict.remediation:
         return verdict.remediation[0]
     if host.status == HostStatus.auth_failed:
@@ -152,17 +150,22 @@ def render_html(run: RunResult) -> str:
     """The report as one HTML document (run the secret scrub first: ``write_reports`` does)."""
     css = _static("report.css")
     js = _static("report.js")
-    groups = needs_action(run)
-    action = [
-        {"key": key, "title": ATTENTION[key][1], "total": len(hosts),
-         "rows": [{"host": h, "verdict": headline_verdict(h), "reason": _reason(h), "step": _first_step(h)}
-                  for h in hosts[:NEEDS_ACTION_CAP]]}
-        for key, hosts in groups.items() if hosts
-    ]
+    catalogue = run.verdict_catalogue
+    groups = action_groups(run)
+    action = []
+    for key, hosts in groups.items():
+        if not hosts:
+            continue
+        rows = []
+        for h in hosts[:NEEDS_ACTION_CAP]:
+            verdict = headline_verdict(h, catalogue)
+            rows.append({"host": h, "verdict": verdict, "reason": _reason(h, verdict), "step": _first_step(h, verdict)})
+        action.append({"key": key, "title": ATTENTION[key][1], "total": len(hosts), "rows": rows})
+    legend = {n: catalogue[n] for n in sorted(catalogue, key=lambda n: -catalogue[n].rank)}
     all_groups = sorted({g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
-    data = {"hosts": [host_view(h) for h in run.hosts], "tones": {n: s.tone for n, s in VERDICT_STYLES.items()},
+    data = {"hosts": [host_view(h, catalogue) for h in run.hosts], "tones": {n: i.tone for n, i in catalogue.items()},
             "kind": run.kind, "check_mode": check_mode}
     tasks = _task_counts(run)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
@@ -180,7 +183,7 @@ def render_html(run: RunResult) -> str:
         duration=_duration(run), started=_when(run.started), finished=_when(run.finished),
         charts=charts, remediation=remediation, check_mode=check_mode,
         task_statuses=[(s.value, task_label(s.value, check_mode)) for s in TaskStatus],
-        action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=VERDICT_STYLES,
+        action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=legend,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in _verdict_counts(run)],
     )

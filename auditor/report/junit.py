@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from auditor.report.files import atomic_write, report_path
-from auditor.report.view import headline_verdict, task_label
+from auditor.outcomes import Catalogue, headline_verdict
+from auditor.report.view import task_label
 from auditor.results import HOST_DOWN_STATUSES, CheckResult, CheckStatus, HostResult, RunResult, TaskResult, TaskStatus
 
 # Characters XML 1.0 cannot carry at all (remote output may hold NULs and escape codes).
@@ -67,11 +68,11 @@ def _task_testcase(suite: ET.Element, classname: str, index: int, task: TaskResu
     return "skipped" if task.status == TaskStatus.skipped else task.status.value
 
 
-def _host_suite(root: ET.Element, host: HostResult) -> dict[str, int]:
+def _host_suite(root: ET.Element, host: HostResult, catalogue: Catalogue) -> dict[str, int]:
     suite = ET.SubElement(root, "testsuite", name=xml_text(host.name), hostname=xml_text(host.address),
                           timestamp=host.started.isoformat(), time=_seconds(host.timings.total_ms))
     props = ET.SubElement(suite, "properties")
-    verdict = headline_verdict(host)
+    verdict = headline_verdict(host, catalogue)
     for key, value in (("outcome", host.status.value), ("platform", host.platform), ("groups", ",".join(host.groups)),
                        ("verdict", verdict.name if verdict else ""), ("confidence", verdict.confidence.value if verdict else "")):
         ET.SubElement(props, "property", name=key, value=xml_text(value))
@@ -110,7 +111,7 @@ def render_junit(run: RunResult) -> bytes:
     root = ET.Element("testsuites", name=xml_text(f"auditor {run.kind} {run.run_id}"))
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for host in run.hosts:
-        for key, value in _host_suite(root, host).items():
+        for key, value in _host_suite(root, host, run.verdict_catalogue).items():
             total[key] += value
     for key, value in total.items():
         root.set(key, str(value))

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from auditor.errors import BadInputError, Location
 from auditor.results import SCHEMA_VERSION, RunResult
+from auditor.rules import catalogue_of
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = f"urn:auditor:report:{SCHEMA_VERSION}"
@@ -42,15 +43,29 @@ def load_report(path: Path) -> RunResult:
                             Location(str(path), exc.lineno, exc.colno)) from None
     if not isinstance(data, dict):
         raise BadInputError(f"expected a JSON object (an auditor report), got {type(data).__name__}", Location(str(path), 1, 1))
+    return load_report_data(data, str(path))
+
+
+#: Major schema versions this auditor reads (1.x reports are upgraded on load: see ``RunResult``).
+READABLE_MAJORS = ("1", "2")
+
+
+def load_report_data(data: dict[str, Any], where: str = "report") -> RunResult:
+    """A report's parsed JSON as a ``RunResult``; a 1.x report (no verdict catalogue) gets the catalogue of the
+    verdicts it uses from the registered one, so it renders as it did."""
     version = data.get("schema_version")
-    if not isinstance(version, str) or version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-        raise BadInputError(f"report schema version {version!r} is not supported; expected {SCHEMA_VERSION}",
-                            Location(str(path)))
+    if not isinstance(version, str) or version.split(".")[0] not in READABLE_MAJORS:
+        raise BadInputError(f"report schema version {version!r} is not supported; expected {SCHEMA_VERSION} "
+                            f"(or an older 1.x)", Location(where))
     try:
-        return RunResult.model_validate(data)
+        run = RunResult.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise BadInputError(f"does not match the report schema {SCHEMA_VERSION}: {where}: {first['msg']}{more}",
-                            Location(str(path))) from None
+        raise BadInputError(f"does not match the report schema {version}: {loc}: {first['msg']}{more}",
+                            Location(where)) from None
+    if not run.verdict_catalogue:
+        run.compute_summary()
+        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
+    return run

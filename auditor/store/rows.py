@@ -14,10 +14,12 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
-from auditor.report.redact import is_secret_key, redact_run
+from auditor.report.redact import redact_run
 from auditor.results import CheckResult, HostResult, PlayResult, RunResult
+from auditor.secrets import is_secret_name as is_secret_key
 from auditor.store.verdicts import VerdictRank, default_verdict_rank, worst_verdict
 
 MAX_STRING = 32 * 1024            # characters in any one string of a stored host
@@ -32,8 +34,11 @@ _PEM_TAIL = "PRIVATE KEY-----"  # every PEM private key header the scrub replace
 
 
 def check_key(play: PlayResult, check: CheckResult) -> str:
-    """The stable key of a check across runs: ``<playbook>/<play>/<check id>``."""
-    return f"{play.playbook}/{play.play}/{check.id}"
+    """The stable key of a check across runs: the run's own ``<playbook id>/<play>/<check id>`` (schema 2.0);
+    for 1.x results, which have none, the same shape built from the playbook's file name."""
+    if check.key:
+        return check.key
+    return f"{play.playbook_id or PurePath(play.playbook).stem}/{play.play}/{check.id}"
 
 
 def canonical_digest(value: Any) -> str:

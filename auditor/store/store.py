@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
@@ -25,7 +25,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from auditor.errors import Location
 from auditor.report.redact import scrub
-from auditor.results import SCHEMA_VERSION, HostResult, RunResult, utcnow
+from auditor.results import SCHEMA_VERSION, HostResult, RunOptionsRecord, RunResult, utcnow
+from auditor.results import PlaybookRef as ResultPlaybookRef
+from auditor.rules import catalogue_of
 from auditor.store.engine import StoreError, db_error_text, make_engine, read_transaction, write_transaction
 from auditor.store.migrate import upgrade
 from auditor.store.models import PlaybookRef, PruneCounts, RunListing, RunRecord, RunState, TrendPoint
@@ -118,14 +120,15 @@ class Store:
         """Record a new run (state ``running``, owned by this process) from its header: id, kind,
         playbooks, inventory sources, pattern, limit, options, version, start. ``planned_hosts`` (in plan
         order) are what ``missing_hosts`` and ``finish_run`` compare the recorded hosts with."""
-        digests = playbook_digests if playbook_digests is not None else {p: playbook_digest(p) for p in run.playbooks}
-        refs = [PlaybookRef(id=p, digest=digests.get(p, "")) for p in run.playbooks]
+        paths = [p.path for p in run.playbooks]
+        digests = dict(playbook_digests or {})
+        refs = [PlaybookRef(id=p.path, digest=digests.get(p.path) or p.sha256 or playbook_digest(p.path)) for p in run.playbooks]
         now = utcnow()
         row = {
             "id": run.run_id, "kind": run.kind, "state": RunState.running.value,
-            "playbook_set": playbook_set_key(run.playbooks),
+            "playbook_set": playbook_set_key(paths),
             "playbooks": [r.model_dump() for r in refs],
-            "inventory_sources": list(run.inventory_sources), "pattern": run.pattern, "host_limit": run.limit,
+            "inventory_sources": list(run.inventory_sources), "pattern": None, "host_limit": run.limit,
             "options": _json_safe(scrub(_plain(run.options))),
             "auditor_version": run.auditor_version, "result_schema": run.schema_version,
             "started": run.started, "finished": None,
@@ -254,11 +257,14 @@ class Store:
             raise StoreError(f"run {record.id} holds a host result this auditor cannot read: {exc}", self.where) from None
         result = RunResult(
             run_id=record.id, kind=record.kind, auditor_version=record.auditor_version, started=record.started,
-            finished=record.finished, playbooks=[p.id for p in record.playbooks],
-            inventory_sources=record.inventory_sources, pattern=record.pattern, limit=record.limit,
-            options=record.options, interrupted=record.state is RunState.interrupted, hosts=hosts,
+            finished=record.finished,
+            playbooks=[ResultPlaybookRef(path=p.id, id=PurePath(p.id).stem, sha256=p.digest or None) for p in record.playbooks],
+            inventory_sources=record.inventory_sources, limit=record.limit,
+            options=RunOptionsRecord.model_validate({k: v for k, v in record.options.items() if k in RunOptionsRecord.model_fields}),
+            interrupted=record.state is RunState.interrupted, hosts=hosts,
         )
         result.compute_summary()
+        result.verdict_catalogue = catalogue_of(result.summary.by_verdict)
         return result
 
     def import_run(self, run: RunResult, state: RunState | None = None) -> RunRecord:

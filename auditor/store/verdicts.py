@@ -1,7 +1,7 @@
 """How bad a verdict is, for the headline verdict of a host and for drift (regressed / fixed).
 
 The rank comes from one injectable function so the store and ``auditor diff`` never hard-code the domain's
-verdict names: today the report's catalogue (``auditor.report.view``) ranks them; a run's own verdict
+verdict names: by default the registered verdict catalogue ranks them (the one every run records); a run's own
 catalogue can be passed instead.
 """
 
@@ -16,9 +16,11 @@ VerdictRank = Callable[[str], int]
 
 
 def default_verdict_rank(name: str) -> int:
-    from auditor.report.view import verdict_style  # the report's catalogue, until runs record their own
+    """The registered catalogue's rank (``auditor.rules.verdict_catalogue``; unknown names rank as unknown)."""
+    from auditor.outcomes import verdict_info
+    from auditor.rules import verdict_catalogue
 
-    return verdict_style(name).rank
+    return verdict_info(name, verdict_catalogue()).rank
 
 
 def worst_verdict(verdicts: Iterable[Verdict], rank: VerdictRank = default_verdict_rank) -> Verdict | None:

@@ -12,53 +12,76 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from auditor.errors import AuthFailed, ConnectFailed, TransportError, TransportNotAvailable, TransportTimeout
+from auditor.secrets import Secret, reveal
+
+if TYPE_CHECKING:  # resolved option types, defined next to the transports that use them
+    from auditor.transports.sshopts import SshSettings
+    from auditor.transports.winrm_options import WinrmOptions
+
+__all__ = ["AuthFailed", "ConnectFailed", "TransportError", "TransportNotAvailable", "TransportTimeout",
+           "ConnectionRequest", "ConnectionSpec", "ExecResult", "Transport", "get_transport", "register_transport", "bounded_append"]
 
 #: Upper bound on what one remote invocation may return, per stream. Remote output is untrusted.
 DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 
 
-class TransportError(Exception):
-    """Something went wrong talking to a host. The message must never contain a secret."""
-
-
-class ConnectFailed(TransportError):
-    """The host could not be reached: refused, no route, DNS, TLS failure, host key rejected."""
-
-
-class AuthFailed(TransportError):
-    """The host was reached but rejected the credentials."""
-
-
-class TransportTimeout(TransportError):
-    """Connecting or a command took longer than allowed."""
-
-
-class TransportNotAvailable(TransportError):
-    """The connection type (or an auth method of it) cannot be used on this machine."""
+#: The transports auditor has (``ansible_connection`` values are mapped onto these).
+ConnectionType = Literal["ssh", "paramiko", "local", "winrm"]
+#: SSH host key policy: "strict" (known_hosts only), "accept-new" (add unknown keys to the known_hosts file,
+#: reject changed ones), "off" (no verification: an explicit opt-out).
+HostKeyPolicy = Literal["strict", "accept-new", "off"]
 
 
 @dataclass
-class ConnectionSpec:
-    """Everything a transport needs to reach one host, resolved from inventory variables."""
+class ConnectionRequest:
+    """What the inventory says about reaching one host, before it is resolved: raw variables included.
+
+    Lives only while planning (and in transport tests): ``auditor.inventory.connection.resolve_spec`` turns
+    it into the frozen ``ConnectionSpec`` the transports take. Never stored in a plan: ``vars`` may hold
+    secrets in clear.
+    """
 
     name: str                       # inventory hostname
     host: str                       # address to connect to (ansible_host, else name)
-    connection: str = "ssh"         # ssh | paramiko | local | winrm
+    connection: str = "ssh"
     port: int | None = None
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     private_key_file: str | None = None
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
-    # SSH host key policy: "strict" (known_hosts only), "accept-new" (default; add unknown keys to
-    # known_hosts_file, reject changed ones), "off" (no verification: explicit opt-out).
     host_key_checking: str = "accept-new"
     known_hosts_file: str | None = None
     max_output: int = DEFAULT_MAX_OUTPUT
-    # All host variables (ansible_* and others): transports read their own options from here,
-    # e.g. ansible_winrm_transport. Never logged: may hold secrets.
     vars: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything a transport needs to reach one host, resolved once: typed options, secrets as ``Secret``.
+
+    Pickles without any secret (``Secret`` pickles as an id), so plans can go to worker processes.
+    ``ssh`` is set for the ssh and paramiko transports, ``winrm`` for winrm.
+    """
+
+    name: str
+    host: str
+    connection: str = "ssh"
+    port: int | None = None
+    user: str | None = None
+    password: Secret | None = None
+    private_key_file: str | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    max_output: int = DEFAULT_MAX_OUTPUT
+    ssh: SshSettings | None = None
+    winrm: WinrmOptions | None = None
+
+    def secret_password(self) -> str | None:
+        return reveal(self.password)
 
 
 @dataclass
@@ -90,9 +113,6 @@ class Transport(abc.ABC):
         Output is bounded by ``spec.max_output`` per stream (``truncated`` set when cut).
         A non-zero exit code is not an error: it comes back in ``rc``.
         """
-
-    async def put_file(self, path: str, data: bytes) -> None:  # pragma: no cover - optional
-        raise TransportNotAvailable(f"{type(self).__name__} cannot upload files")
 
     @abc.abstractmethod
     async def close(self) -> None:

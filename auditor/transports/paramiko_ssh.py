@@ -41,7 +41,7 @@ from auditor.transports.sshopts import (
     append_known_host,
     known_hosts_name,
     mismatch_message,
-    resolve_settings,
+    ssh_settings,
     unknown_host_message,
 )
 
@@ -163,7 +163,7 @@ class ParamikoTransport(Transport):
         else:
             _trust_known_keys(client, s)
             client.set_missing_host_key_policy(_AcceptNew(s) if s.host_key_checking == "accept-new" else _Strict(s))
-        password = self.spec.password
+        password = self.spec.secret_password()
         started = time.monotonic()
         try:
             client.connect(
@@ -205,7 +205,7 @@ class ParamikoTransport(Transport):
         return client
 
     async def connect(self) -> None:
-        s = self.settings = resolve_settings(self.spec)
+        s = self.settings = ssh_settings(self.spec)
         self._client = await _in_thread(lambda: self._connect_blocking(s), on_orphan=lambda c: c.close())
 
     # --- run ----------------------------------------------------------------------------------

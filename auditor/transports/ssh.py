@@ -31,7 +31,7 @@ from auditor.transports.sshopts import (
     SshSettings,
     append_known_host,
     mismatch_message,
-    resolve_settings,
+    ssh_settings,
     unknown_host_message,
 )
 
@@ -104,11 +104,11 @@ class SshTransport(Transport):
         return None, True  # accept-new: take the key, then write it down
 
     async def connect(self) -> None:
-        s = self.settings = resolve_settings(self.spec)
+        s = self.settings = ssh_settings(self.spec)
         known_hosts, record = self._known_hosts_arg(s)
         options: dict[str, Any] = dict(
             username=s.user,
-            password=self.spec.password,
+            password=self.spec.secret_password(),
             known_hosts=known_hosts,
             config=None,  # ~/.ssh/config is not read: the inventory is the single source of settings
             connect_timeout=s.connect_timeout,

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import shlex
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from auditor.transports.base import ConnectionSpec, TransportError
+from auditor.errors import TransportError
+from auditor.transports.base import ConnectionRequest, ConnectionSpec
 
 #: Where accepted host keys go when neither the spec nor the ssh args name a file.
 DEFAULT_KNOWN_HOSTS = "~/.auditor/known_hosts"
@@ -39,7 +40,7 @@ class SshOptionError(TransportError):
     """A host's ssh options are malformed (e.g. a non-numeric port)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SshSettings:
     host: str
     port: int
@@ -50,7 +51,7 @@ class SshSettings:
     connect_timeout: float
     keepalive_interval: float = 0.0
     keepalive_count_max: int = 3
-    ignored: list[str] = field(default_factory=list)  # options we saw but do not apply
+    ignored: tuple[str, ...] = ()  # options we saw but do not apply
 
 
 def _parse_bool(value: object) -> bool | None:
@@ -119,7 +120,7 @@ def parse_ssh_args(text: str, source: str = "ansible_ssh_common_args") -> tuple[
     return opts, ignored
 
 
-def resolve_settings(spec: ConnectionSpec) -> SshSettings:
+def resolve_settings(spec: ConnectionRequest) -> SshSettings:
     """The effective SSH settings for one host (see the module docstring for precedence)."""
     v = spec.vars
     opts: dict[str, str] = {}
@@ -155,7 +156,14 @@ def resolve_settings(spec: ConnectionSpec) -> SshSettings:
     if "connecttimeout" in opts:
         timeout = float(_int_opt("ConnectTimeout", opts["connecttimeout"], "ssh args")) or timeout
 
-    settings = SshSettings(
+    keepalive_interval, keepalive_count_max = 0.0, 3
+    if "serveraliveinterval" in opts:
+        keepalive_interval = float(_int_opt("ServerAliveInterval", opts["serveraliveinterval"], "ssh args"))
+    if "serveralivecountmax" in opts:
+        keepalive_count_max = max(1, _int_opt("ServerAliveCountMax", opts["serveralivecountmax"], "ssh args"))
+    applied = {"stricthostkeychecking", "userknownhostsfile", "port", "user", "identityfile",
+               "connecttimeout", "serveraliveinterval", "serveralivecountmax", "hostname"}
+    return SshSettings(
         host=opts.get("hostname", spec.host),
         port=int(port or 22),
         user=user,
@@ -163,16 +171,17 @@ def resolve_settings(spec: ConnectionSpec) -> SshSettings:
         host_key_checking=policy,
         known_hosts_file=os.path.expanduser(known_file),
         connect_timeout=timeout,
-        ignored=ignored,
+        keepalive_interval=keepalive_interval,
+        keepalive_count_max=keepalive_count_max,
+        ignored=tuple(ignored + [k for k in opts if k not in applied and k not in _IGNORED_QUIET]),
     )
-    if "serveraliveinterval" in opts:
-        settings.keepalive_interval = float(_int_opt("ServerAliveInterval", opts["serveraliveinterval"], "ssh args"))
-    if "serveralivecountmax" in opts:
-        settings.keepalive_count_max = max(1, _int_opt("ServerAliveCountMax", opts["serveralivecountmax"], "ssh args"))
-    applied = {"stricthostkeychecking", "userknownhostsfile", "port", "user", "identityfile",
-               "connecttimeout", "serveraliveinterval", "serveralivecountmax", "hostname"}
-    settings.ignored += [k for k in opts if k not in applied and k not in _IGNORED_QUIET]
-    return settings
+
+
+def ssh_settings(spec: "ConnectionSpec") -> SshSettings:
+    """The SSH settings resolved into ``spec`` at plan time (an error for a spec built for another transport)."""
+    if spec.ssh is None:
+        raise TransportError(f"{spec.name}: no SSH settings were resolved for this host (connection {spec.connection})")
+    return spec.ssh
 
 
 # --- known_hosts ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from auditor.transports.base import (
 from auditor.transports.winrm_clixml import clixml_to_text
 from auditor.transports.winrm_engine import Engine, StillRunning, Transient
 from auditor.transports.winrm_native import NativeEngine  # the default engine: imported with the transport
-from auditor.transports.winrm_options import WinrmOptions, winrm_options
+from auditor.transports.winrm_options import WinrmOptions, resolved_winrm
 
 CMDLINE_LIMIT = 8191               # cmd.exe's command-line limit
 SEND_CHUNK = 64 * 1024             # base64 bytes of script per WinRS Send (well under MaxEnvelopeSize)
@@ -78,7 +78,7 @@ class WinrmTransport(Transport):
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self.opts = self.opts or winrm_options(self.spec)
+            self.opts = self.opts or resolved_winrm(self.spec)
             self._engine = new_engine(self.spec, self.opts)
         return self._engine
 
@@ -109,7 +109,7 @@ class WinrmTransport(Transport):
     # --- the Transport interface ---------------------------------------------------------------
 
     async def connect(self) -> None:
-        self.opts = winrm_options(self.spec)
+        self.opts = resolved_winrm(self.spec)
         deadline = time.monotonic() + self.spec.connect_timeout
         await self._with_retries(self._open, deadline)
 

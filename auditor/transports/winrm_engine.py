@@ -62,7 +62,7 @@ class Engine(abc.ABC):
         return f"{self.spec.host}:{self.opts.port}"
 
     def scrub(self, text: str) -> str:
-        pw = self.spec.password
+        pw = self.spec.secret_password()
         return text.replace(pw, "********") if pw else text
 
     def tls_failed(self, reason: str, untrusted: bool) -> TransportError:

@@ -64,12 +64,12 @@ class NativeEngine(Engine):
             raise TransportError(f"WinRM to {self.where}: cannot load the TLS settings: {self.scrub(short(exc))}") from None
         http = HttpConnection(spec.host, o.port, tls, max_body=MAX_REPLY)
         if o.auth == "basic":
-            authn = wsauth.basic(spec.user or "", spec.password or "")
+            authn = wsauth.basic(spec.user or "", spec.secret_password() or "")
         elif o.auth == "certificate":
             authn = wsauth.certificate()
         else:
             seal = o.message_encryption == "always" or (o.message_encryption == "auto" and o.scheme == "http")
-            authn = wsauth.NtlmAuthenticator(spec.user or "", spec.password or "", spec.host, seal)
+            authn = wsauth.NtlmAuthenticator(spec.user or "", spec.secret_password() or "", spec.host, seal)
         return WinrsClient(http, authn, o.endpoint(spec.host), o.path, o.operation_timeout)
 
     @property

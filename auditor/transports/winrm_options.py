@@ -10,7 +10,8 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.transports.base import ConnectionSpec, TransportError, TransportNotAvailable
+from auditor.errors import TransportError, TransportNotAvailable
+from auditor.transports.base import ConnectionRequest, ConnectionSpec
 
 SUPPORTED = ("basic", "ntlm", "certificate", "credssp", "kerberos")
 _ALIASES = {"plaintext": "basic", "ssl": "certificate", "negotiate": "ntlm"}
@@ -95,7 +96,7 @@ def _available(name: str) -> bool:
     return True
 
 
-def winrm_options(spec: ConnectionSpec) -> WinrmOptions:
+def winrm_options(spec: ConnectionRequest) -> WinrmOptions:
     v = spec.vars
     auth = _auth(v)
     port_raw = v.get("ansible_winrm_port") or spec.port or v.get("ansible_port")
@@ -138,3 +139,10 @@ def winrm_options(spec: ConnectionSpec) -> WinrmOptions:
         retries=retries,
         client="pywinrm" if auth == "credssp" else _choice(v, CLIENT, "native", CLIENTS),
     )
+
+
+def resolved_winrm(spec: ConnectionSpec) -> WinrmOptions:
+    """The WinRM options resolved into ``spec`` at plan time."""
+    if spec.winrm is None:
+        raise WinrmConfigError(f"{spec.name}: no WinRM options were resolved for this host (connection {spec.connection})")
+    return spec.winrm

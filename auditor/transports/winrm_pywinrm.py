@@ -67,7 +67,7 @@ class PywinrmEngine(Engine):
         try:
             return Protocol(
                 endpoint=o.endpoint(self.spec.host), transport=o.auth,  # type: ignore[arg-type]
-                username=self.spec.user, password=self.spec.password,
+                username=self.spec.user, password=self.spec.secret_password(),
                 server_cert_validation=o.cert_validation,  # type: ignore[arg-type]
                 ca_trust_path=o.ca_trust_path,  # type: ignore[arg-type]
                 cert_pem=o.cert_pem, cert_key_pem=o.cert_key_pem,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from auditor.report.view import headline_verdict
+from auditor.outcomes import headline_verdict
 from auditor.report.writers import write_reports
 from auditor.results import RunResult
 from tests.browser.helpers import CONTRAST_JS, Opened, open_report
@@ -40,7 +40,7 @@ def test_filter_to_conflict_confirmed_and_expand_a_host(opened: Opened, tmp_path
     page, run = opened.page, opened.run
     assert len(_names(page)) == len(run.hosts)
     page.select_option("#f-verdict", "CONFLICT_CONFIRMED")
-    expected = {h.id for h in run.hosts if (v := headline_verdict(h)) and v.name == "CONFLICT_CONFIRMED"}
+    expected = {h.id for h in run.hosts if (v := headline_verdict(h, run.verdict_catalogue)) and v.name == "CONFLICT_CONFIRMED"}
     assert set(_names(page)) == expected and len(expected) == 3
     assert page.locator("#shown").inner_text().startswith(f"Showing {len(expected)} of {len(expected)}")
 

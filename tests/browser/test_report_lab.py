@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from auditor.inventory.connection import ConnectionDefaults
 from auditor.lab.fleet import LabFleet
 from auditor.lab.generator import name_hosts
 from auditor.lab.scenarios import load_library, load_scenario
@@ -58,7 +59,7 @@ def lab_reports(tmp_path_factory) -> Iterator[dict[str, Any]]:
             audit, paths = pool.submit(
                 execute_audit, AUDIT, [str(inventory)], limit=None, options=RunOptions(forks=10),
                 formats=["html", "json"], output=tmp / "audit", console=Console(file=devnull), quiet=True,
-                spec_overrides={"host_key_checking": "strict", "known_hosts_file": str(known)}).result(timeout=120)
+                connection=ConnectionDefaults(host_key_checking="strict", known_hosts_file=str(known))).result(timeout=120)
         proc = subprocess.run(
             [sys.executable, "-m", "auditor", "remediate", REVERT, "-i", str(inventory), "--check", "--diff",
              "--report", "html,json", "-o", str(tmp / "remediate"), "-q",
@@ -119,7 +120,7 @@ def test_lab_audit_conflict_host_shows_numbered_wslconfig_and_remediation(browse
 
 def test_lab_remediation_preview_shows_each_task_and_the_diff_as_text(browser, lab_reports, tmp_path) -> None:
     run: RunResult = lab_reports["remediation"]
-    assert run.kind == "remediation" and run.options["check_mode"] is True
+    assert run.kind == "remediation" and run.options.check_mode is True
     would = {h.id for h in run.hosts if any(t.status.value == "changed" for t in h.all_tasks())}
     opened = _open(browser, run, lab_reports["remediation_html"])
     page = opened.page

@@ -12,15 +12,17 @@ from auditor.lab.fleet import LabFleet
 from auditor.lab.generator import name_hosts
 from auditor.lab.models.recognize import SCRIPTS, edge_commands
 from auditor.lab.scenarios import load_library
-from auditor.transports.base import ConnectionSpec, get_transport
+from auditor.inventory.connection import resolve_spec
+from auditor.transports.base import ConnectionRequest, get_transport
 
 LIB = {s.name: s for s in load_library()}
 AUDIT = (SCRIPTS / "windows_audit.ps1").read_text(encoding="utf-8")
 
 
 async def _run_windows(host, script: str):
-    spec = ConnectionSpec(name=host.name, host=host.address, port=host.port, connection="winrm", user="auditor",
-                          password="Lab-Passw0rd!", vars={"ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm"})
+    spec = resolve_spec(ConnectionRequest(name=host.name, host=host.address, port=host.port, connection="winrm", user="auditor",
+                                          password="Lab-Passw0rd!",
+                                          vars={"ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm"}))
     transport = get_transport(spec)
     await transport.connect()
     try:

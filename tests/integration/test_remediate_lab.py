@@ -16,6 +16,7 @@ import pytest
 
 from auditor.commands.run import execute_audit
 from auditor.errors import ExitCode
+from auditor.inventory.connection import ConnectionDefaults
 from auditor.lab.fleet import LAB_PASSWORD, LabFleet
 from auditor.lab.generator import name_hosts
 from auditor.lab.scenarios import load_library
@@ -57,7 +58,7 @@ def audit_verdicts(inventory: Path, known: Path, out: Path) -> dict[str, str]:
 
     run, _ = execute_audit([AUDIT], [str(inventory)], limit="windows", options=RunOptions(forks=10), formats=["json"],
                            output=out, console=Console(file=open("/dev/null", "w")), quiet=True,
-                           spec_overrides={"host_key_checking": "strict", "known_hosts_file": str(known)})
+                           connection=ConnectionDefaults(host_key_checking="strict", known_hosts_file=str(known)))
     return {h.name: ",".join(v.name for v in h.verdicts()) for h in run.hosts}
 
 
@@ -122,7 +123,7 @@ def test_a_failed_write_keeps_the_original_file(lab, tmp_path):
     dev1 = host.model.state.user("dev1")
     original = dev1.wslconfig
     run = execute_remediation([REVERT], [str(inventory)], limit=host.name, options=RunOptions(enabled={"restart"}),
-                              check_mode=False, spec_overrides={"host_key_checking": "strict", "known_hosts_file": str(known)})
+                              check_mode=False, connection=ConnectionDefaults(host_key_checking="strict", known_hosts_file=str(known)))
     (result,) = run.hosts
     statuses = [t.status for t in result.all_tasks()]
     assert statuses == [TaskStatus.failed, TaskStatus.skipped, TaskStatus.skipped, TaskStatus.skipped]
@@ -147,7 +148,7 @@ def test_edge_nodes_get_a_report_and_no_change(lab, tmp_path):
     state = snapshot(fleet)
     run = execute_remediation([str(ROOT / "playbooks" / "remediate-edge-docker-engine.yml")], [str(inventory)], limit=None,
                               options=RunOptions(), check_mode=False,
-                              spec_overrides={"host_key_checking": "strict", "known_hosts_file": str(known)})
+                              connection=ConnectionDefaults(host_key_checking="strict", known_hosts_file=str(known)))
     by_name = {h.name: h for h in run.hosts}
     dd = by_name[host_by_scenario(fleet, "edge-docker-desktop-linux").name].all_tasks()
     native = by_name[host_by_scenario(fleet, "edge-ok-native").name].all_tasks()

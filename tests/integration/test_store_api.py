@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from auditor.report.redact import redact_run
-from auditor.results import CheckStatus, HostResult, RunResult, utcnow
+from auditor.results import CheckStatus, HostResult, PlaybookRef, RunResult, utcnow
 from auditor.store import RunState, StoreError, open_store
 from auditor.store.schema import check_results, host_results, runs
 from tests.report_factory import SECRET_VALUE, make_remediation_run, make_run
 from tests.store_fixtures import pg_database, pg_url, store_url  # noqa: F401  (pytest fixtures)
 
 
-def header(run: RunResult, run_id: str, *, days_ago: float = 0, playbooks: list[str] | None = None) -> RunResult:
+def header(run: RunResult, run_id: str, *, days_ago: float = 0, playbooks: list[PlaybookRef] | None = None) -> RunResult:
     """A new run's header (no hosts yet), as the runner makes it."""
     started = utcnow() - timedelta(days=days_ago)
     return run.model_copy(update={"run_id": run_id, "hosts": [], "started": started, "finished": None,
@@ -53,7 +53,6 @@ def test_a_stored_run_loads_back_exactly_as_its_reports_see_it(store):
     expected.compute_summary()
     assert loaded.model_dump(mode="json") == expected.model_dump(mode="json")
     assert SECRET_VALUE not in loaded.model_dump_json()
-    assert "winrm_password" in loaded.options["_redacted"]
 
 
 def test_remediation_runs_round_trip_too(store):
@@ -167,7 +166,7 @@ def test_previous_complete_run_and_trend_follow_the_same_playbooks(store):
     run = make_run(8, hostile=False)
     for i, run_id in enumerate(["s1", "s2", "s3"]):
         store.import_run(run.model_copy(update={"run_id": run_id, "started": utcnow() - timedelta(days=10 - i)}))
-    store.import_run(run.model_copy(update={"run_id": "other", "playbooks": ["playbooks/other.yml"],
+    store.import_run(run.model_copy(update={"run_id": "other", "playbooks": [PlaybookRef(path="playbooks/other.yml", id="other")],
                                             "started": utcnow() - timedelta(days=5)}))
     store.create_run(header(run, "s4-partial", days_ago=4), planned_hosts=[h.name for h in run.hosts])
     store.record_hosts("s4-partial", run.hosts[:3])

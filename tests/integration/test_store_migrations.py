@@ -38,8 +38,8 @@ def _fill_at_first_revision(url: str) -> list:
         assert "check_digest" not in {c["name"] for c in inspect(conn).get_columns("host_results")}
         for run in first_runs:
             conn.execute(insert(runs), {
-                "id": run.run_id, "kind": run.kind, "state": "complete", "playbook_set": playbook_set_key(run.playbooks),
-                "playbooks": [{"id": p, "digest": ""} for p in run.playbooks], "inventory_sources": run.inventory_sources,
+                "id": run.run_id, "kind": run.kind, "state": "complete", "playbook_set": playbook_set_key([p.path for p in run.playbooks]),
+                "playbooks": [{"id": p.path, "digest": ""} for p in run.playbooks], "inventory_sources": run.inventory_sources,
                 "pattern": None, "host_limit": None, "options": {"forks": 50}, "auditor_version": run.auditor_version,
                 "result_schema": run.schema_version, "started": run.started, "finished": run.finished,
                 "hosts_planned": len(run.hosts), "planned_hosts": [h.name for h in run.hosts], "owner_host": "old-box",

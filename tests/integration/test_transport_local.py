@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from auditor.collectors.batch import BatchItem, build_sh_batch, new_nonce, split_batch_output
-from auditor.transports.base import ConnectionSpec, TransportTimeout, get_transport
+from auditor.inventory.connection import resolve_spec
+from auditor.transports.base import ConnectionRequest, TransportTimeout, get_transport
 from auditor.transports.local import LocalTransport
 from tests.sshd_fixtures import UTF8_BYTES, UTF8_COMMAND
 
@@ -16,10 +17,10 @@ pytestmark = pytest.mark.integration
 
 
 def local(**overrides: object) -> LocalTransport:
-    spec = ConnectionSpec(name="localhost", host="localhost", connection="local")
+    request = ConnectionRequest(name="localhost", host="localhost", connection="local")
     for key, value in overrides.items():
-        setattr(spec, key, value)
-    transport = get_transport(spec)
+        setattr(request, key, value)
+    transport = get_transport(resolve_spec(request))
     assert isinstance(transport, LocalTransport)
     return transport
 

@@ -15,9 +15,11 @@ import pytest
 
 from auditor.collectors.batch import BatchItem, build_sh_batch, new_nonce, split_batch_output
 from auditor.lab.sshd import SshLabFleet, SshLabHost, lab_address
+from auditor.inventory.connection import resolve_spec
 from auditor.transports.base import (
     AuthFailed,
     ConnectFailed,
+    ConnectionRequest,
     ConnectionSpec,
     Transport,
     TransportError,
@@ -47,24 +49,25 @@ def target(request: pytest.FixtureRequest, ssh_lab: SshLabFleet, openssh_target:
     return lab_target(ssh_lab) if request.param == "lab" else openssh_target
 
 
-def make_spec(t: SshTarget, transport: str, tmp_path: Path, **overrides: object) -> ConnectionSpec:
-    spec = ConnectionSpec(
+def make_spec(t: SshTarget, transport: str, tmp_path: Path, **overrides: object) -> ConnectionRequest:
+    """What the inventory would say about the target (resolved into a ConnectionSpec when used)."""
+    request = ConnectionRequest(
         name="target", host=t.host, connection=transport, port=t.port, user=t.user, password=t.password,
         private_key_file=t.key_file, known_hosts_file=str(tmp_path / "known_hosts"),
         connect_timeout=5.0, command_timeout=20.0,
     )
     for key, value in overrides.items():
-        setattr(spec, key, value)
-    return spec
+        setattr(request, key, value)
+    return request
 
 
-async def run_once(spec: ConnectionSpec, script: str, timeout: float | None = None):
-    async with get_transport(spec) as conn:
+async def run_once(request: ConnectionRequest, script: str, timeout: float | None = None):
+    async with get_transport(resolve_spec(request)) as conn:
         return await conn.run(script, timeout=timeout)
 
 
 async def test_exit_codes_stdout_and_stderr(target: SshTarget, transport: str, tmp_path: Path) -> None:
-    async with get_transport(make_spec(target, transport, tmp_path)) as conn:
+    async with get_transport(resolve_spec(make_spec(target, transport, tmp_path))) as conn:
         ok = await conn.run("echo hello")
         assert (ok.stdout, ok.rc, ok.truncated) == (b"hello\n", 0, False)
         missing = await conn.run("nosuchcmd-xyz")
@@ -129,7 +132,7 @@ async def test_hung_command_times_out_and_connection_stays_usable(
     t = lab_target(ssh_lab, "hangs") if target.kind == "lab" else target
     sleeper = f"sleep {random.randint(3000, 9999)}"
     script = "echo never" if target.kind == "lab" else sleeper
-    async with get_transport(make_spec(t, transport, tmp_path)) as conn:
+    async with get_transport(resolve_spec(make_spec(t, transport, tmp_path))) as conn:
         with pytest.raises(TransportTimeout, match="did not finish within 0.5s"):
             await conn.run(script, timeout=0.5)
         if target.kind == "openssh":  # the same connection runs the next script
@@ -153,7 +156,7 @@ async def test_output_bound_truncates(
 ) -> None:
     t = lab_target(ssh_lab, "floods") if target.kind == "lab" else target
     spec = make_spec(t, transport, tmp_path, max_output=65536)
-    async with get_transport(spec) as conn:
+    async with get_transport(resolve_spec(spec)) as conn:
         result = await conn.run("yes")  # never ends on either server
         assert result.truncated and result.rc is None
         assert len(result.stdout) == 65536 and result.stdout.startswith(b"y\n" if target.kind == "openssh" else b"yyy")
@@ -221,7 +224,7 @@ async def test_ssh_common_args_choose_policy_and_file(target: SshTarget, transpo
 
 async def test_one_connection_and_one_channel_per_script(ssh_lab: SshLabFleet, transport: str, tmp_path: Path) -> None:
     host = ssh_lab.host("ok")
-    async with get_transport(make_spec(lab_target(ssh_lab), transport, tmp_path)) as conn:
+    async with get_transport(resolve_spec(make_spec(lab_target(ssh_lab), transport, tmp_path))) as conn:
         for _ in range(3):
             assert (await conn.run("hostname")).rc == 0
     assert (host.connections, host.sessions) == (1, 3)
@@ -244,7 +247,7 @@ async def test_broken_markers_leave_sections_incomplete(ssh_lab: SshLabFleet, tr
 
 
 async def test_reset_mid_command_is_a_transport_error(ssh_lab: SshLabFleet, transport: str, tmp_path: Path) -> None:
-    async with get_transport(make_spec(lab_target(ssh_lab, "resets"), transport, tmp_path)) as conn:
+    async with get_transport(resolve_spec(make_spec(lab_target(ssh_lab, "resets"), transport, tmp_path))) as conn:
         with pytest.raises(TransportError):
             await conn.run("echo never", timeout=5)
 
@@ -257,8 +260,8 @@ async def test_many_hosts_at_once(transport: str, tmp_path: Path) -> None:
         known = fleet.write_known_hosts(tmp_path / "known_hosts")
 
         async def one(h: SshLabHost) -> bytes:
-            spec = ConnectionSpec(h.name, h.address, transport, h.bound_port, fleet.user, fleet.password,
-                                  host_key_checking="strict", known_hosts_file=str(known))
+            spec = resolve_spec(ConnectionRequest(h.name, h.address, transport, h.bound_port, fleet.user, fleet.password,
+                                                  host_key_checking="strict", known_hosts_file=str(known)))
             conn: Transport = get_transport(spec)
             async with conn:
                 return (await conn.run("hostname")).stdout
@@ -287,6 +290,6 @@ def lab_target_of(fleet: SshLabFleet, name: str) -> SshTarget:
 
 async def test_asyncssh_prefers_aes_gcm(target: SshTarget, tmp_path: Path) -> None:
     """The cheaper AEAD is negotiated with both OpenSSH and the asyncssh lab (chacha20 stays on offer)."""
-    async with get_transport(make_spec(target, "ssh", tmp_path)) as conn:
+    async with get_transport(resolve_spec(make_spec(target, "ssh", tmp_path))) as conn:
         assert (await conn.run("echo hi")).rc == 0
         assert conn._conn.get_extra_info("send_cipher") == "aes128-gcm@openssh.com"  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import time
 
@@ -136,7 +138,7 @@ async def test_long_script_goes_over_stdin_and_output_is_bounded(fleet, client):
     async with get_transport(winrm_spec(ep, auditor_winrm_client=client)) as t:
         long = await t.run(script)
         assert (long.stdout, long.rc) == (b"long-ok\r\n", 0)
-        t.spec.max_output = 1000
+        t.spec = dataclasses.replace(t.spec, max_output=1000)
         flood = await t.run("Write-Output '" + "y" * 200_000 + "'")
         assert flood.truncated and len(flood.stdout) == 1000
         after = await t.run("hostname")  # the shell survives a cut command
@@ -191,7 +193,8 @@ async def test_a_listener_that_never_accepts_is_a_connect_timeout(client):
     """A full accept queue drops SYNs: the TCP connection never comes up (as behind a black hole)."""
     import socket
 
-    from auditor.transports.base import ConnectionSpec
+    from auditor.inventory.connection import resolve_spec
+    from auditor.transports.base import ConnectionRequest
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -204,11 +207,11 @@ async def test_a_listener_that_never_accepts_is_a_connect_timeout(client):
             s.setblocking(False)
             s.connect_ex(("127.0.0.1", port))
             fillers.append(s)
-        spec = ConnectionSpec(name="blackhole", host="127.0.0.1", connection="winrm", port=port, user="u",
+        spec = resolve_spec(ConnectionRequest(name="blackhole", host="127.0.0.1", connection="winrm", port=port, user="u",
                               password="p", connect_timeout=1.0, command_timeout=3.0,
                               vars={"ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
                                     "ansible_winrm_operation_timeout_sec": 1, "ansible_winrm_read_timeout_sec": 2,
-                                    "auditor_winrm_client": client})
+                                    "auditor_winrm_client": client}))
         # the native engine tells a connection that never came up from a silent service
         expected = "connecting timed out after 1s" if client == "native" else "timed out|deadline"
         with pytest.raises(TransportTimeout, match=expected):

@@ -6,7 +6,8 @@ import random
 from typing import Any
 
 from auditor.lab.winrs import WinrsEndpoint
-from auditor.transports.base import ConnectionSpec
+from auditor.inventory.connection import resolve_spec
+from auditor.transports.base import ConnectionRequest, ConnectionSpec
 
 
 def private_network() -> str:
@@ -26,6 +27,6 @@ def winrm_spec(ep: WinrsEndpoint, connect_timeout: float = 3.0, command_timeout:
         vars_["ansible_winrm_ca_trust_path"] = ep.ca_path
     vars_.update(extra)
     vars_ = {k: v for k, v in vars_.items() if v is not None}
-    return ConnectionSpec(name=ep.name, host=ep.address, connection="winrm", port=ep.port, user=ep.user,
-                          password=ep.password, connect_timeout=connect_timeout,
-                          command_timeout=command_timeout, vars=vars_)
+    return resolve_spec(ConnectionRequest(name=ep.name, host=ep.address, connection="winrm", port=ep.port, user=ep.user,
+                                          password=ep.password, connect_timeout=connect_timeout,
+                                          command_timeout=command_timeout, vars=vars_))

@@ -8,7 +8,7 @@ import pytest
 
 from auditor.errors import BadInputError
 from auditor.inventory import Host, limit_hosts, load_inventory, write_retry_file
-from auditor.inventory.connection import connection_spec, host_platform
+from auditor.inventory.connection import connection_request, host_platform
 from auditor.inventory.hostnames import HostRangeError, expand_host_pattern, expand_range
 from auditor.inventory.ini import parse_value
 from auditor.inventory.patterns import PatternError, split_pattern
@@ -144,7 +144,7 @@ def test_vaulted_values_stay_encrypted_until_a_transport_needs_them():
     win1 = inv.hosts["win1"]
     assert isinstance(win1.vars["ansible_password"], VaultedValue)
     assert "Winrm-Secret" not in repr(win1) + str(win1.vars)
-    spec = connection_spec(win1)
+    spec = connection_request(win1)
     assert spec.password == "Winrm-Secret-1" and spec.connection == "winrm" and spec.user == "admin"
     assert "Winrm-Secret" not in repr(spec)
     assert isinstance(spec.vars["api_token"], VaultedValue)  # not a connection variable: left sealed
@@ -155,38 +155,37 @@ def test_vaulted_password_with_wrong_secret_names_host_not_secret(tmp_path):
     wrong.write_text("nope\n")
     inv = load_inventory([str(CORPUS / "vault_inline/hosts.yml")], vault_secrets=[secret_from_file(str(wrong))])
     with pytest.raises(BadInputError, match="win1.*ansible_password"):
-        connection_spec(inv.hosts["win1"])
+        connection_request(inv.hosts["win1"])
 
 
 # --- connection variables ---------------------------------------------------------------------
 
 def test_connection_defaults_and_aliases():
-    spec = connection_spec(Host("web1", {}))
+    spec = connection_request(Host("web1", {}))
     assert (spec.host, spec.port, spec.connection, spec.user) == ("web1", 22, "ssh", None)
-    spec = connection_spec(Host("h", {"ansible_host": "a", "ansible_ssh_host": "b", "ansible_port": "2200",
+    spec = connection_request(Host("h", {"ansible_host": "a", "ansible_ssh_host": "b", "ansible_port": "2200",
                                       "ansible_user": "u1", "ansible_ssh_user": "u2",
                                       "ansible_private_key_file": "k1", "ansible_ssh_private_key_file": "k2",
                                       "ansible_timeout": 7}))
     assert (spec.host, spec.port, spec.user, spec.private_key_file, spec.connect_timeout) == ("b", 2200, "u2", "k2", 7.0)
-    win = connection_spec(Host("w", {"ansible_connection": "winrm", "ansible_port": 5985, "ansible_winrm_port": 5986,
+    win = connection_request(Host("w", {"ansible_connection": "winrm", "ansible_port": 5985, "ansible_winrm_port": 5986,
                                      "ansible_password": "p1", "ansible_winrm_password": "p2"}))
     assert (win.connection, win.port, win.password) == ("winrm", 5986, "p2")
-    assert connection_spec(Host("w", {"ansible_connection": "winrm"})).port is None  # transport picks 5986
-    assert connection_spec(Host("l", {"ansible_connection": "ansible.builtin.local"})).connection == "local"
-    assert connection_spec(Host("p", {"ansible_connection": "paramiko"})).port == 22
-    assert connection_spec(Host("x", {}), user="override").user == "override"
+    assert connection_request(Host("w", {"ansible_connection": "winrm"})).port is None  # transport picks 5986
+    assert connection_request(Host("l", {"ansible_connection": "ansible.builtin.local"})).connection == "local"
+    assert connection_request(Host("p", {"ansible_connection": "paramiko"})).port == 22
 
 
 @pytest.mark.parametrize("value", ["psrp", "docker", "community.docker.docker", "network_cli"])
 def test_unsupported_connection_types_are_refused_by_name(value):
     with pytest.raises(BadInputError) as info:
-        connection_spec(Host("box1", {"ansible_connection": value}))
+        connection_request(Host("box1", {"ansible_connection": value}))
     assert "box1" in info.value.message and value in info.value.message and "supported" in info.value.message
 
 
 def test_bad_port_is_a_clear_error():
     with pytest.raises(BadInputError, match="box1.*port"):
-        connection_spec(Host("box1", {"ansible_port": "twenty-two"}))
+        connection_request(Host("box1", {"ansible_port": "twenty-two"}))
 
 
 def test_host_platform():

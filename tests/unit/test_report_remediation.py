@@ -16,7 +16,7 @@ from auditor.report.csv import COLUMNS, REMEDIATION_COLUMNS, render_csv
 from auditor.report.html import render_html
 from auditor.report.junit import render_junit
 from auditor.report.redact import REDACTED_VALUE, redact_run
-from auditor.report.view import host_view, needs_action, task_counts
+from auditor.report.view import action_groups, host_view, task_counts
 from auditor.report.writers import write_reports
 from auditor.results import HOST_DOWN_STATUSES, TaskStatus
 from tests.report_factory import (
@@ -78,8 +78,8 @@ def test_html_an_audit_run_keeps_its_verdict_chart_and_no_task_filter() -> None:
 def test_a_failed_task_puts_the_host_on_the_needs_action_list() -> None:
     run = make_remediation_run(10)
     failed = [h for h in run.hosts if any(t.status is TaskStatus.failed for t in h.all_tasks())]
-    assert failed and needs_action(run)["errors"] == sorted(failed, key=lambda h: h.name)
-    assert host_view(failed[0])["attention"] == "errors"
+    assert failed and action_groups(run)["errors"] == sorted(failed, key=lambda h: h.name)
+    assert host_view(failed[0], run.verdict_catalogue)["attention"] == "errors"
     html = render_html(redact_run(run))
     assert "task Comment out networkingMode in .wslconfig [CORP\\dev00002] failed: could not replace" in _text(html)
     assert EARLIER_FAILED in json.dumps(_data(html))

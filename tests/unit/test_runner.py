@@ -11,8 +11,9 @@ from auditor.collectors.batch import frame, parse_sh_batch, sh_nonce
 from auditor.inventory.model import Host, Inventory
 from auditor.plan import build_plan
 from auditor.playbook import load_playbook
-from auditor.results import CheckStatus, HostStatus
+from auditor.results import CheckStatus, HostStatus, PlaybookRef
 from auditor.runner import RunOptions, Runner, new_run
+from auditor.sinks import BaseSink
 from auditor.transports.base import AuthFailed, ConnectFailed, ExecResult, Transport
 
 PLAYBOOK = """\
@@ -47,10 +48,11 @@ class ScriptedTransport(Transport):
 
     live = 0
     peak = 0
+    behaviours: dict[str, str] = {}
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.behaviour = spec.vars.get("behaviour", "ok")
+        self.behaviour = ScriptedTransport.behaviours.get(spec.name, "ok")
 
     async def connect(self):
         if self.behaviour == "auth":
@@ -72,7 +74,7 @@ class ScriptedTransport(Transport):
         out, err = b"", b""
         answers = {"kernel": b"Linux\n", "flag": b"on\n" if self.behaviour == "flag-on" else b"off\n"}
         for item in parse_sh_batch(script):
-            o, e = frame(nonce, item.name, answers[item.name] + self.spec.password.encode(), 0) if self.behaviour == "leak" else frame(nonce, item.name, answers[item.name], 0)
+            o, e = frame(nonce, item.name, answers[item.name] + self.spec.secret_password().encode(), 0) if self.behaviour == "leak" else frame(nonce, item.name, answers[item.name], 0)
             out, err = out + o, err + e
         return ExecResult(out, err, 0)
 
@@ -83,19 +85,40 @@ class ScriptedTransport(Transport):
 def make_inventory(behaviours: dict[str, str]) -> Inventory:
     inv = Inventory()
     for name, behaviour in behaviours.items():
-        inv.hosts[name] = Host(name, {"behaviour": behaviour, "ansible_user": "u", "ansible_password": "s3cret-pw"}, ["g"])
+        inv.hosts[name] = Host(name, {"ansible_user": "u", "ansible_password": "s3cret-pw"}, ["g"])
+    ScriptedTransport.behaviours = dict(behaviours)
     return inv
 
 
 def run(tmp_path, behaviours, **opts):
     path = tmp_path / "pb.yml"
     path.write_text(textwrap.dedent(PLAYBOOK))
-    plans = build_plan(make_inventory(behaviours), [load_playbook(path)])
+    book = load_playbook(path)
+    plans = build_plan(make_inventory(behaviours), [book])
     options = RunOptions(**{"host_deadline": 1.0, **opts})
-    events = []
-    runner = Runner(options, sinks=[events.append], transport_factory=ScriptedTransport)
-    result = asyncio.run(runner.run(plans, new_run([str(path)], [], None, options)))
-    return result, events
+    events = Recorder()
+    runner = Runner(options, sinks=[events], transport_factory=ScriptedTransport)
+    result = asyncio.run(runner.run(plans, new_run([PlaybookRef(path=book.path, id="pb", sha256=book.sha256)], [], None, options)))
+    return result, events.events
+
+
+class Recorder(BaseSink):
+    """Records what the runner tells its sinks, in order, as (kind, host name)."""
+
+    def __init__(self):
+        self.events = []
+
+    def run_started(self, run, total):
+        self.events.append(("run_started", None))
+
+    def host_started(self, name):
+        self.events.append(("host_started", name))
+
+    def host_finished(self, result):
+        self.events.append(("host_finished", result.name))
+
+    def run_finished(self, run):
+        self.events.append(("run_finished", None))
 
 
 def test_every_host_ends_with_the_right_outcome(tmp_path):
@@ -114,9 +137,9 @@ def test_every_host_ends_with_the_right_outcome(tmp_path):
     assert "malformed" in by_name["garbage"].error
     assert by_name["crash"].status is HostStatus.error
     assert result.summary.by_status == {"ok": 1, "failed": 1, "auth_failed": 1, "unreachable": 1, "timed_out": 1, "error": 2}
-    finished = [e.host for e in events if e.kind == "host_finished"]
+    finished = [name for kind, name in events if kind == "host_finished"]
     assert sorted(finished) == sorted(behaviours)
-    assert events[0].kind == "run_started" and events[-1].kind == "run_finished"
+    assert events[0][0] == "run_started" and events[-1][0] == "run_finished"
 
 
 def test_check_statuses_messages_and_evidence(tmp_path):

@@ -6,7 +6,8 @@ import json
 import zlib
 from datetime import datetime, timezone
 
-from auditor.report.redact import is_secret_key, redact_run
+from auditor.report.redact import redact_run
+from auditor.secrets import is_secret_name as is_secret_key
 from auditor.results import CheckResult, CheckStatus, HostResult, HostStatus, PlayResult, RunResult, Severity, TaskResult, Timings
 from auditor.store.rows import (
     MAX_DOCUMENT,
@@ -40,15 +41,15 @@ def _check(cid: str = "L-1", status: CheckStatus = CheckStatus.failed, **kw) -> 
 
 def test_check_key_is_playbook_play_and_check_id():
     play = PlayResult(play="Edge audit", playbook="playbooks/edge.yml", platform="linux")
-    assert check_key(play, _check("L-EDGE-02")) == "playbooks/edge.yml/Edge audit/L-EDGE-02"
+    assert check_key(play, _check("L-EDGE-02")) == "edge/Edge audit/L-EDGE-02"
 
 
 def test_a_playbook_run_twice_keeps_both_results_apart():
     keys = [k for k, _ in keyed_checks(_host([_check("L-1"), _check("L-2")], plays=2))]
-    assert keys == ["playbooks/edge.yml/Edge audit/L-1", "playbooks/edge.yml/Edge audit/L-2",
-                    "playbooks/edge.yml/Edge audit/L-1#2", "playbooks/edge.yml/Edge audit/L-2#2"]
+    assert keys == ["edge/Edge audit/L-1", "edge/Edge audit/L-2",
+                    "edge/Edge audit/L-1#2", "edge/Edge audit/L-2#2"]
     rows = host_rows("r1", _host([_check("L-1")], plays=2), NOW)
-    assert [c["key"] for c in rows.checks] == ["playbooks/edge.yml/Edge audit/L-1", "playbooks/edge.yml/Edge audit/L-1#2"]
+    assert [c["key"] for c in rows.checks] == ["edge/Edge audit/L-1", "edge/Edge audit/L-1#2"]
 
 
 def test_evidence_digest_ignores_key_order_but_not_values():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.transports.base import ConnectionSpec, get_transport
+from auditor.transports.base import ConnectionRequest, get_transport
 from auditor.transports.local import LocalTransport
 from auditor.transports.paramiko_ssh import ParamikoTransport
 from auditor.transports.ssh import SshTransport
@@ -21,8 +21,8 @@ from auditor.transports.sshopts import (
 )
 
 
-def spec(**kw: object) -> ConnectionSpec:
-    base = ConnectionSpec(name="h", host="10.0.0.5", port=22, user="u")
+def spec(**kw: object) -> ConnectionRequest:
+    base = ConnectionRequest(name="h", host="10.0.0.5", port=22, user="u")
     for key, value in kw.items():
         setattr(base, key, value)
     return base
@@ -95,7 +95,7 @@ def test_ansible_host_key_checking_false_turns_checking_off() -> None:
 
 def test_unsupported_options_are_listed_not_applied() -> None:
     s = resolve_settings(spec(vars={"ansible_ssh_common_args": "-o ProxyCommand=evil -o ControlPersist=60s"}))
-    assert s.ignored == ["proxycommand"]  # ControlPersist is harmless and ignored quietly
+    assert s.ignored == ("proxycommand",)  # ControlPersist is harmless and ignored quietly
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.transports.base import ConnectionSpec, TransportNotAvailable
+from auditor.transports.base import ConnectionRequest, TransportNotAvailable
 from auditor.transports.winrm_options import WinrmConfigError, winrm_options
 
 SECRET = "S3cret-Value!"
 
 
-def spec(port: int | None = None, **vars_) -> ConnectionSpec:
-    return ConnectionSpec(name="h", host="10.0.0.5", connection="winrm", port=port, user="u", password=SECRET,
+def spec(port: int | None = None, **vars_) -> ConnectionRequest:
+    return ConnectionRequest(name="h", host="10.0.0.5", connection="winrm", port=port, user="u", password=SECRET,
                           vars=vars_)
 
 
@@ -83,7 +83,7 @@ def test_tls_contexts_are_shared_per_setting(tmp_path):
 
     from auditor.transports.winrm_native import ssl_context
 
-    a, b = winrm_options(spec()), winrm_options(ConnectionSpec(name="h2", host="10.0.0.6", connection="winrm",
+    a, b = winrm_options(spec()), winrm_options(ConnectionRequest(name="h2", host="10.0.0.6", connection="winrm",
                                                                 user="u", password=SECRET))
     assert ssl_context(a) is ssl_context(b)
     assert ssl_context(a).verify_mode == ssl.CERT_REQUIRED and ssl_context(a).check_hostname

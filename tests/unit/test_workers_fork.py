@@ -8,14 +8,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from auditor.inventory.model import Host
 from auditor.plan import HostPlan
 from auditor.transports.base import ConnectionSpec
 from auditor.workers import transport_modules
 
 
 def _plan(name: str, connection: str) -> HostPlan:
-    return HostPlan(Host(name), ConnectionSpec(name=name, host="127.0.0.1", connection=connection), "linux")
+    return HostPlan(name=name, platform="linux", groups=[], address="127.0.0.1", connection=connection,
+                    spec=ConnectionSpec(name=name, host="127.0.0.1", connection=connection))
 
 
 def test_modules_are_those_of_the_plans_connections_once_each():
@@ -29,12 +29,11 @@ def test_preload_imports_what_the_plans_use_and_nothing_else():
     # a fresh interpreter: this test process may already hold asyncssh from other tests
     code = textwrap.dedent("""
         import sys
-        from auditor.inventory.model import Host
         from auditor.plan import HostPlan
-        from auditor.transports.base import ConnectionSpec
         from auditor.workers import preload_transports
         assert "auditor.transports.local" not in sys.modules
-        preload_transports([HostPlan(Host("a"), ConnectionSpec(name="a", host="127.0.0.1", connection="local"), "linux")])
+        preload_transports([HostPlan(name="a", platform="linux", groups=[], address="127.0.0.1", connection="local",
+                                     spec=None)])
         print("local" if "auditor.transports.local" in sys.modules else "-", "asyncssh" in sys.modules,
               "auditor.transports.winrm" in sys.modules)
     """)
@@ -65,7 +64,7 @@ FORKED_RUN = textwrap.dedent("""
         inv.hosts[name] = Host(name, {"ansible_connection": "local"})
     plans = build_plan(inv, [load_playbook(book)])
     run = RunResult(run_id="t", auditor_version="", started=utcnow())
-    run_in_workers(plans, run, RunOptions(), [], 2, play_executor=report)
+    run = run_in_workers(plans, run, RunOptions(), [], 2, play_executor=report)
     print(*[h.plays[0].error if h.plays else h.error for h in run.hosts], gc.get_freeze_count())
 """)
 
