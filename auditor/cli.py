@@ -75,7 +75,7 @@ def _mount_areas() -> None:
         getattr(module, attr)(app)
 
 
-def _click_classes(name: str) -> tuple[type, ...]:
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
     """Click's exception class ``name``, and typer's vendored copy of it when typer has one."""
     classes = [getattr(click.exceptions, name)]
     try:
@@ -89,10 +89,16 @@ def _click_classes(name: str) -> tuple[type, ...]:
 
 
 _USAGE_ERRORS = _click_classes("UsageError")
-_ABORT = _click_classes("Abort") if hasattr(click.exceptions, "Abort") else ()
+_ABORT: tuple[type[BaseException], ...] = _click_classes("Abort") if hasattr(click.exceptions, "Abort") else ()
 _EXIT = _click_classes("Exit")
 _CLICK_ERRORS = _click_classes("ClickException")
-_NO_ARGS_HELP = _click_classes("NoArgsIsHelpError") if hasattr(click.exceptions, "NoArgsIsHelpError") else ()
+_NO_ARGS_HELP: tuple[type[BaseException], ...] = (
+    _click_classes("NoArgsIsHelpError") if hasattr(click.exceptions, "NoArgsIsHelpError") else ())
+
+
+def _message(exc: BaseException) -> str:
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message()) if callable(format_message) else str(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,15 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(exc.format_message() if hasattr(exc, "format_message") else str(exc))
         return _exit(ExitCode.OK)
     except _USAGE_ERRORS as exc:
-        typer.secho(f"ERROR: {exc.format_message()} (see --help)", err=True, fg="red")
+        typer.secho(f"ERROR: {_message(exc)} (see --help)", err=True, fg="red")
         return _exit(ExitCode.USAGE)
     except _EXIT as exc:
-        return _exit(exc.exit_code)
-    except (KeyboardInterrupt, *_ABORT):
+        return _exit(getattr(exc, "exit_code", 0))
+    except (KeyboardInterrupt, *_ABORT):  # type: ignore[misc]  # a tuple of exception classes, built at import
         typer.secho("Interrupted.", err=True, fg="yellow")
         return _exit(ExitCode.INTERRUPTED)
     except _CLICK_ERRORS as exc:
-        typer.secho(f"ERROR: {exc.format_message()}", err=True, fg="red")
+        typer.secho(f"ERROR: {_message(exc)}", err=True, fg="red")
         return _exit(ExitCode.USAGE)
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the documented code, details on request
         if os.environ.get("AUDITOR_DEBUG"):

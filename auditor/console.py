@@ -8,7 +8,7 @@ from collections import Counter
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
@@ -42,7 +42,7 @@ class LiveProgress(BaseSink):
             TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(), console=console, transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
         self.live: Live | None = None
 
     def run_started(self, run: RunResult, total: int) -> None:

@@ -245,12 +245,12 @@ def check_key(planned: PlannedPlay, check_id: str) -> str:
     return f"{planned.playbook_id}/{planned.play.name}/{check_id}"
 
 
-def _not_applicable(planned: PlannedPlay, check, why: str) -> CheckResult:  # type: ignore[no-untyped-def]
+def _not_applicable(planned: PlannedPlay, check, why: str) -> CheckResult:
     return CheckResult(id=check.id, key=check_key(planned, check.id), title=check.title, severity=check.severity,
                        status=CheckStatus.not_applicable, message=why, tags=list(check.tags))
 
 
-def _host_result(plan: HostPlan, status: HostStatus, started, finished, *, error: str | None = None,  # type: ignore[no-untyped-def]
+def _host_result(plan: HostPlan, status: HostStatus, started, finished, *, error: str | None = None,
                  plays: list[PlayResult] | None = None) -> HostResult:
     return HostResult(
         id=plan.name,

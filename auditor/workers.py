@@ -26,7 +26,7 @@ import resource
 import threading
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Iterable
+from typing import Any, Iterable
 
 from auditor.plan import HostPlan
 from auditor.results import HostResult, RunResult, utcnow
@@ -131,7 +131,7 @@ def run_in_workers(
     if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
         preload_transports(plans)
     # checked after the preload too: an import that started a thread would make fork unsafe
-    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     forked = ctx.get_start_method() == "fork"
     shares = [plans[i::workers] for i in range(workers)]
     per_worker = replace(options, forks=max(1, options.forks // workers))

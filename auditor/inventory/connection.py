@@ -136,11 +136,12 @@ def resolve_spec(request: ConnectionRequest, cli: ConnectionDefaults = Connectio
 
         ssh = resolve_settings(request)
         connect_timeout = ssh.connect_timeout
-        explicit = {k: v for k, v in (("connect_timeout", cli.connect_timeout), ("host_key_checking", cli.host_key_checking),
-                                      ("known_hosts_file", cli.known_hosts_file and os.path.expanduser(cli.known_hosts_file)))
-                    if v is not None}
-        if explicit:
-            ssh = replace(ssh, **explicit)
+        if cli.connect_timeout is not None:
+            ssh = replace(ssh, connect_timeout=cli.connect_timeout)
+        if cli.host_key_checking is not None:
+            ssh = replace(ssh, host_key_checking=cli.host_key_checking)
+        if cli.known_hosts_file is not None:
+            ssh = replace(ssh, known_hosts_file=os.path.expanduser(cli.known_hosts_file))
     elif request.connection == "winrm":
         from auditor.transports.winrm_options import winrm_options
 

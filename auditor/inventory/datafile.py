@@ -24,7 +24,7 @@ class UnsafeStr(str):
     """A string marked ``!unsafe`` (never templated)."""
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict):
     """A mapping from a YAML file, with the 1-based line of itself and of each scalar key."""
 
     line: int | None = None
@@ -45,7 +45,7 @@ def _mark_unsafe(value: Any) -> Any:
 
 
 def _make_loader(secrets: tuple[VaultSecret, ...]) -> type:
-    class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    class Loader(_BaseLoader):
         pass
 
     def construct_map(loader: Any, node: yaml.MappingNode) -> Any:

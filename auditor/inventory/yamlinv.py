@@ -26,7 +26,8 @@ class NotYamlInventory(Exception):
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "mapping", LineDict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "mapping", LineDict: "mapping", list: "list", str: "string"}
+    return names.get(type(value), type(value).__name__)
 
 
 class _Builder:

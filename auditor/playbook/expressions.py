@@ -145,7 +145,7 @@ def render(source: str, context: dict[str, Any]) -> str:
     try:
         template = compile_template(source)
         names = _used(source, False, context)
-        return ENV.concat(template.root_render_func(_context(template, names)))  # type: ignore[attr-defined]
+        return ENV.concat(template.root_render_func(_context(template, names)))
     except ExpressionError:
         raise
     except TemplateError as exc:

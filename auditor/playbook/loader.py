@@ -54,7 +54,7 @@ def _schema_error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
 def _resolve(play: Play, i: int, doc: PositionedYAML, base: Path) -> None:
     for platform, collectors in play.gather.items():
         for j, col in enumerate(collectors):
-            where = (i, "gather", platform, j)
+            where: tuple[Any, ...] = (i, "gather", platform, j)
             if get_parser(col.parser) is None:
                 raise BadInputError(
                     f"unknown parser {col.parser!r} (known: {', '.join(known_parsers())})", doc.location(where + ("parser",))

@@ -15,7 +15,10 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 def repeated(items: list[str]) -> list[str]:
     """The values that occur more than once, sorted (for "must be unique" errors)."""
     seen: set[str] = set()
-    return sorted({i for i in items if i in seen or seen.add(i)})
+    twice: set[str] = set()
+    for item in items:
+        (twice if item in seen else seen).add(item)
+    return sorted(twice)
 
 
 class _Strict(BaseModel):

@@ -102,8 +102,8 @@ def _host_suite(root: ET.Element, host: HostResult, catalogue: Catalogue) -> dic
         err.text = xml_text(host.error or "")
         counts["tests"] += 1
         counts["errors"] += 1
-    for key, value in counts.items():
-        suite.set(key, str(value))
+    for key, count in counts.items():
+        suite.set(key, str(count))
     return counts
 
 

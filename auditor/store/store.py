@@ -256,7 +256,7 @@ class Store:
         except (ValidationError, ValueError) as exc:
             raise StoreError(f"run {record.id} holds a host result this auditor cannot read: {exc}", self.where) from None
         result = RunResult(
-            run_id=record.id, kind=record.kind, auditor_version=record.auditor_version, started=record.started,
+            run_id=record.id, kind="remediation" if record.kind == "remediation" else "audit", auditor_version=record.auditor_version, started=record.started,
             finished=record.finished,
             playbooks=[ResultPlaybookRef(path=p.id, id=PurePath(p.id).stem, sha256=p.digest or None) for p in record.playbooks],
             inventory_sources=record.inventory_sources, limit=record.limit,

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import time
+from typing import Any
 
 from auditor.transports.base import (
     ConnectionSpec,
@@ -24,7 +25,7 @@ from auditor.transports.base import (
 _CHUNK = 65536
 
 
-def _consume(fut: "asyncio.Future[object]") -> None:
+def _consume(fut: "asyncio.Future[Any]") -> None:
     """Mark an abandoned future's outcome as seen (we killed its process on purpose)."""
     if not fut.cancelled():
         fut.exception()
@@ -74,7 +75,8 @@ class LocalTransport(Transport):
         work = asyncio.gather(feed(), pump(proc.stdout, out), pump(proc.stderr, err), proc.wait())
         flood_wait = asyncio.ensure_future(flooded.wait())
         try:
-            done, _ = await asyncio.wait({work, flood_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {work, flood_wait}
+            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             self._kill(proc)
             work.cancel()

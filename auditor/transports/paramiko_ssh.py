@@ -97,7 +97,7 @@ def _kill(chan: paramiko.Channel) -> None:
         msg.add_string("signal")
         msg.add_boolean(False)
         msg.add_string("KILL")
-        chan.transport._send_user_message(msg)
+        chan.transport._send_user_message(msg)  # type: ignore[union-attr]  # paramiko has no public signal API
     except (paramiko.SSHException, OSError, EOFError, AttributeError):
         pass  # best effort: closing the channel follows anyway
 

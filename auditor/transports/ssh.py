@@ -161,6 +161,7 @@ class SshTransport(Transport):
             raise TransportTimeout(f"opening a channel timed out after {timeout:g}s") from None
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(f"cannot start a command: {exc}") from None
+        assert isinstance(session, _Session)
         try:
             chan.write(script.encode("utf-8"))
             chan.write_eof()

@@ -136,17 +136,22 @@ class PywinrmEngine(Engine):
     async def open_shell(self, deadline: float) -> None:
         self.shell_id = await self._call(lambda p: p.open_shell(codepage=65001, noprofile=True), deadline)
 
+    def _shell(self) -> str:
+        if self.shell_id is None:
+            raise TransportError("no WinRM shell is open")
+        return self.shell_id
+
     async def command(self, arguments: list[str], console_mode_stdin: bool, deadline: float) -> str:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         return await self._call(
             lambda p: p.run_command(shell_id, "powershell", arguments, console_mode_stdin=console_mode_stdin), deadline)
 
     async def send(self, command_id: str, data: bytes, end: bool, deadline: float) -> None:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         await self._call(lambda p: p.send_command_input(shell_id, command_id, data, end), deadline)
 
     async def receive(self, command_id: str, operation_timeout: int, deadline: float) -> tuple[bytes, bytes, int | None, bool]:
-        shell_id = self.shell_id
+        shell_id = self._shell()
 
         def call(p: Protocol) -> tuple[bytes, bytes, int, bool]:
             p.operation_timeout_sec = operation_timeout
@@ -154,7 +159,7 @@ class PywinrmEngine(Engine):
         return await self._call(call, deadline)
 
     async def signal_terminate(self, command_id: str, deadline: float) -> None:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         await self._call(lambda p: p.cleanup_command(shell_id, command_id), deadline)
 
     async def delete_shell(self, deadline: float) -> None:

@@ -67,7 +67,7 @@ class _Runner(Module):
             reply = await ctx.call(sh_step("path.exists", {"path": path}, _exists_sh(path)), "path.exists")
         return bool(reply.get("Exists"))
 
-    async def run(self, ctx: ModuleContext, args: CommandArgs) -> Outcome:  # type: ignore[override]
+    async def run(self, ctx: ModuleContext, args: CommandArgs) -> Outcome:
         if args.creates and await self._exists(ctx, args.creates):
             return Outcome(TaskStatus.ok, f"not run: {args.creates} exists (creates)")
         if args.removes and not await self._exists(ctx, args.removes):
@@ -138,5 +138,5 @@ class DebugModule(Module):
     free_form = "msg"
     description = "report a message; changes nothing"
 
-    async def run(self, ctx: ModuleContext, args: DebugArgs) -> Outcome:  # type: ignore[override]
+    async def run(self, ctx: ModuleContext, args: DebugArgs) -> Outcome:
         return Outcome(TaskStatus.ok, args.msg)

@@ -114,7 +114,7 @@ class _UserRestart(Module):
     def command(self, args: RestartArgs) -> tuple[str, str]:
         """(program, arguments) to run as the profile's owner."""
 
-    async def run(self, ctx: ModuleContext, args: RestartArgs) -> Outcome:  # type: ignore[override]
+    async def run(self, ctx: ModuleContext, args: RestartArgs) -> Outcome:
         state = await ctx.call(ps_step(f"{self.step}.state", {"user": args.user, "names": self.processes,
                                                              "any_owner": self.any_owner, "config": args.config},
                                        STATE_PS), f"{self.step}.state")

@@ -7,7 +7,7 @@ for every user of the machine at their next WSL start (domain.md section 7; ADMX
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -86,12 +86,13 @@ class WslPolicyModule(Module):
     platforms = ("windows",)
     description = r"HKLM\SOFTWARE\Policies\WSL values (force NAT for every user)"
 
-    async def run(self, ctx: ModuleContext, args: WslPolicyArgs) -> Outcome:  # type: ignore[override]
+    async def run(self, ctx: ModuleContext, args: WslPolicyArgs) -> Outcome:
         wanted = args.wanted()
         reply = await ctx.call(ps_step("wsl_policy.read", {"key": KEY, "names": sorted(wanted)}, READ_PS), "wsl_policy.read")
         if reply.get("Error"):
             return Outcome(TaskStatus.failed, f"cannot read {KEY}: {str(reply['Error'])[:300]}")
-        values = reply.get("Values") if isinstance(reply.get("Values"), dict) else {}
+        raw = reply.get("Values")
+        values: dict[str, Any] = raw if isinstance(raw, dict) else {}
         current = {n: _int(values.get(n)) for n in wanted}
         if args.state == "present":
             todo = {n: v for n, v in wanted.items() if current[n] != v}

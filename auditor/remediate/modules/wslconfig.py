@@ -117,7 +117,7 @@ class WslconfigModule(Module):
     platforms = ("windows",)
     description = "set, comment out or remove a key in a user's .wslconfig (backup, atomic replace)"
 
-    async def run(self, ctx: ModuleContext, args: WslconfigArgs) -> Outcome:  # type: ignore[override]
+    async def run(self, ctx: ModuleContext, args: WslconfigArgs) -> Outcome:
         path = args.file
         reply = await ctx.call(ps_step("wslconfig.read", {"path": path, "max": MAX_FILE}, READ_PS), "wslconfig.read")
         if reply.get("Error"):

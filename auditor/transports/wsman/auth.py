@@ -143,11 +143,12 @@ def _channel_bindings(cert_der: bytes | None) -> GssChannelBindings | None:
     if not cert_der:
         return None
     from cryptography import x509  # only for NTLM over HTTPS
+    from cryptography.exceptions import UnsupportedAlgorithm
 
     try:
         algorithm = x509.load_der_x509_certificate(cert_der).signature_hash_algorithm
         name = algorithm.name if algorithm is not None else "sha256"
-    except (ValueError, TypeError, x509.UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # e.g. a signature algorithm cryptography does not know
         name = "sha256"
     if name in ("md5", "sha1"):
         name = "sha256"
