@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+
 import asyncio
 import signal
 import tempfile
@@ -13,7 +15,7 @@ from rich.console import Console
 
 from auditor.errors import ExitCode, UsageError
 
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+PLAYBOOKS = Path(str(importlib.resources.files("auditor") / "playbooks"))  # shipped in the package (top-level playbooks/ links here)
 FAULT_KINDS = ("wrong-password", "refused", "slow", "hang", "reset")
 
 lab_app = typer.Typer(help="The simulated fleet: Windows hosts over WinRS and edge nodes over SSH, on loopback.",

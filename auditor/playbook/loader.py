@@ -5,6 +5,8 @@ Every problem becomes one ``BadInputError`` naming file:line:column and the key 
 
 from __future__ import annotations
 
+import importlib.resources
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,19 @@ def _schema_error(exc: ValidationError, doc: PositionedYAML) -> BadInputError:
     return err
 
 
+_RESOURCE = re.compile(r"^(?P<package>[A-Za-z_][A-Za-z0-9_]+(?:\.[A-Za-z_][A-Za-z0-9_]*)*):(?P<path>[^:\\]+)$")
+
+
+def read_script_file(name: str, base: Path) -> str:
+    """A collector's ``script_file``: ``PACKAGE:path/in/package`` (e.g. ``auditor:collectors/scripts/x.ps1``,
+    found wherever the package is installed, a wheel included), else a path relative to the playbook."""
+    match = _RESOURCE.match(name)
+    if match:
+        resource = importlib.resources.files(match["package"]).joinpath(match["path"])
+        return resource.read_text(encoding="utf-8-sig")
+    return (base / name).resolve().read_text(encoding="utf-8-sig")
+
+
 def _resolve(play: Play, i: int, doc: PositionedYAML, base: Path) -> None:
     for platform, collectors in play.gather.items():
         for j, col in enumerate(collectors):
@@ -60,10 +75,9 @@ def _resolve(play: Play, i: int, doc: PositionedYAML, base: Path) -> None:
                     f"unknown parser {col.parser!r} (known: {', '.join(known_parsers())})", doc.location(where + ("parser",))
                 )
             if col.script_file:
-                script_path = (base / col.script_file).resolve()
                 try:
-                    col.script = script_path.read_text(encoding="utf-8-sig")
-                except OSError:
+                    col.script = read_script_file(col.script_file, base)
+                except (OSError, ModuleNotFoundError):
                     raise BadInputError(f"script_file {col.script_file!r} not found", doc.location(where + ("script_file",))) from None
                 col.script_file = None
     for j, name in enumerate(play.derive):

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import yaml
 
-_ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = Path(__file__).resolve().parents[2] / "collectors" / "scripts"
-EDGE_PLAYBOOK = _ROOT / "playbooks" / "edge-nodes.yml"
+EDGE_PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "edge-nodes.yml"
 
 #: kind -> shipped file name
 WINDOWS_SCRIPTS = {
