@@ -1,7 +1,7 @@
 """Registries for the domain hooks a play may name: fact derivers and verdict rules.
 
 The runner calls them by name and knows nothing of what they mean. Domain packages
-(``auditor.mirrored``) register on import; lookups import ``PLUGIN_MODULES`` first.
+(``auditor.mirrored``) register on import; the first lookup imports every plugin (``auditor.plugins``).
 
 - A deriver ``(facts, vars) -> dict`` computes extra facts from parsed ones; the dict is merged
   into ``facts``. It must be pure and must not raise on odd input (return what it can).
@@ -13,33 +13,23 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from auditor.parsers.registry import load_plugin_modules
+from auditor.plugins import Registry, load_plugins
 from auditor.results import CheckResult, Verdict, VerdictInfo
 
 DeriveFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 VerdictFn = Callable[[dict[str, Any], list[CheckResult], dict[str, Any]], "Verdict | None"]
 
-_DERIVERS: dict[str, DeriveFn] = {}
-_VERDICTS: dict[str, VerdictFn] = {}
+DERIVERS: Registry[DeriveFn] = Registry("deriver")
+VERDICT_RULES: Registry[VerdictFn] = Registry("verdict rule")
 _CATALOGUE: dict[str, VerdictInfo] = {}
-PLUGIN_MODULES = ["auditor.mirrored"]
-_loaded = False
 
 
 def register_deriver(name: str) -> Callable[[DeriveFn], DeriveFn]:
-    def deco(fn: DeriveFn) -> DeriveFn:
-        _DERIVERS[name] = fn
-        return fn
-
-    return deco
+    return DERIVERS.register(name)
 
 
 def register_verdict(name: str) -> Callable[[VerdictFn], VerdictFn]:
-    def deco(fn: VerdictFn) -> VerdictFn:
-        _VERDICTS[name] = fn
-        return fn
-
-    return deco
+    return VERDICT_RULES.register(name)
 
 
 def register_verdict_catalogue(entries: dict[str, VerdictInfo]) -> None:
@@ -49,38 +39,27 @@ def register_verdict_catalogue(entries: dict[str, VerdictInfo]) -> None:
 
 def verdict_catalogue() -> dict[str, VerdictInfo]:
     """Every registered verdict's meaning; the runner records the entries a run uses in its result."""
-    _load_plugins()
+    load_plugins()
     return dict(_CATALOGUE)
 
 
 def catalogue_of(names: Iterable[str]) -> dict[str, VerdictInfo]:
     """The catalogue entries of the verdicts a run used: what the run records and its reports read."""
-    _load_plugins()
+    load_plugins()
     return {name: _CATALOGUE[name] for name in sorted(names) if name in _CATALOGUE}
 
 
-def _load_plugins() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        load_plugin_modules(PLUGIN_MODULES)
-
-
 def get_deriver(name: str) -> DeriveFn | None:
-    _load_plugins()
-    return _DERIVERS.get(name)
+    return DERIVERS.get(name)
 
 
 def get_verdict_rule(name: str) -> VerdictFn | None:
-    _load_plugins()
-    return _VERDICTS.get(name)
+    return VERDICT_RULES.get(name)
 
 
 def known_derivers() -> list[str]:
-    _load_plugins()
-    return sorted(_DERIVERS)
+    return DERIVERS.names()
 
 
 def known_verdict_rules() -> list[str]:
-    _load_plugins()
-    return sorted(_VERDICTS)
+    return VERDICT_RULES.names()

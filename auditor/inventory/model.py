@@ -163,10 +163,6 @@ class Inventory:
         extra = {g for h in self.hosts.values() for g in h.groups if g not in self.groups}
         return list(self.groups) + sorted(extra)
 
-    def host_group_closure(self, host: str) -> set[str]:
-        """Every group ``host`` belongs to, directly or through a child group (incl. 'all')."""
-        return self._closures()[host]
-
     def _closures(self) -> dict[str, set[str]]:
         """Group closure of every host, computed in one pass (inventories run to thousands of hosts)."""
         ancestors = {name: self.ancestors(name) | {name} for name in self.groups}

@@ -3,4 +3,4 @@
 Importing this package registers everything the shipped playbooks name (``mirrored.*``).
 """
 
-from auditor.mirrored import catalogue, docker, edge, linuxnet, verdicts, winaudit, windows, wslexe  # noqa: F401  (registration side effects)
+from auditor.mirrored import catalogue, docker, edge, linuxnet, remediation, verdicts, winaudit, windows, wslexe  # noqa: F401  (registration side effects)

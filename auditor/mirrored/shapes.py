@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any, Callable, TypeVar
 
+from auditor.parsers.decode import first_json_value  # noqa: F401  (re-exported for the domain parsers)
 from auditor.parsers.registry import CollectorOutput, ParseError
 
 MAX_JSON_CHARS = 8 * 1024 * 1024  # a collector document larger than this is not something we produced
@@ -122,12 +123,6 @@ def load_json(text: str, what: str) -> Any:
         raise ParseError(f"expected {what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ParseError(f"expected {what}: nesting too deep") from None
-
-
-def first_json_value(text: str) -> str:
-    """The text from the first '{' or '[' on (PowerShell may print warnings before the JSON)."""
-    m = re.search(r"[\[{]", text)
-    return text[m.start():] if m else text
 
 
 def stderr_line(out: CollectorOutput) -> str:

@@ -9,7 +9,7 @@ features). Which Windows builds have the features is inference from docs and iss
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from auditor.mirrored.wslconfig_keys import MODE_DISPLAY, MSG, NETWORKING_MODES, NETWORKING_MODES_VALID_PRE_2_9
 from auditor.mirrored.wslconfig_model import Adjustment, EffectiveSettings, KeySetting, WslConfig
@@ -60,7 +60,10 @@ def wsl_blocked(policy: dict[str, Any] | None, inbox_only: bool) -> str | None:
     return None
 
 
-def mirrored_support(build: int | None, ubr: int | None, installation_type: str | None = None) -> str:
+MirroredSupport = Literal["supported", "likely", "unsupported", "unknown"]
+
+
+def mirrored_support(build: int | None, ubr: int | None, installation_type: str | None = None) -> MirroredSupport:
     """Does this Windows have what mirrored mode (and Hyper-V firewall v2) needs? (inference, domain.md 2.1)
 
     supported: 22621/22631 with UBR >= 2428, or build > 22631; likely: 22621.2359..2427 (preview update);

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 class _ToDict:
@@ -113,7 +113,7 @@ class EffectiveSettings(_ToDict):
     localhost_forwarding: bool
     host_address_loopback: bool
     ignored_ports: list[int]
-    mirrored_support: str         # supported | likely | unsupported | unknown (Windows build/UBR based)
+    mirrored_support: Literal["supported", "likely", "unsupported", "unknown"]  # from the Windows build/UBR
     adjustments: list[Adjustment] = field(default_factory=list)
     wsl_warnings: list[str] = field(default_factory=list)   # runtime warnings WSL would print (beyond parsing)
     unknowns: list[str] = field(default_factory=list)       # inputs we lacked; the prediction assumed defaults

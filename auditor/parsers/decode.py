@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 
 def looks_utf16le(data: bytes) -> bool:
@@ -25,3 +26,12 @@ def decode_output(data: bytes) -> str:
     if looks_utf16le(data):
         return data.decode("utf-16-le", errors="replace").replace("\x00", "")
     return data.decode("utf-8", errors="replace")
+
+
+def first_json_value(text: str) -> str:
+    """The text from the first '{' or '[' on (PowerShell may print warnings before the JSON)."""
+    m = _JSON_START.search(text)
+    return text[m.start():] if m else text
+
+
+_JSON_START = re.compile(r"[\[{]")

@@ -1,14 +1,15 @@
 """The parser registry. A playbook names a parser per collector; the name resolves here.
 
-Domain parsers (``auditor.mirrored``) register themselves on import; ``get_parser`` imports the
-plugin modules listed in ``PLUGIN_MODULES`` on first use so playbooks can name them.
+Parsers register with ``PARSERS`` (``auditor.plugins``) when their module is imported; the first lookup
+imports every plugin module (the built-in parsers, the domain, entry points), so playbooks can name them.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from auditor.plugins import Registry
 
 
 class ParseError(ValueError):
@@ -32,41 +33,16 @@ class CollectorOutput:
 
 
 ParserFn = Callable[[CollectorOutput], Any]
-_PARSERS: dict[str, ParserFn] = {}
-PLUGIN_MODULES = ["auditor.parsers.builtin", "auditor.mirrored"]
-_loaded = False
+PARSERS: Registry[ParserFn] = Registry("parser")
 
 
 def register_parser(name: str) -> Callable[[ParserFn], ParserFn]:
-    def deco(fn: ParserFn) -> ParserFn:
-        _PARSERS[name] = fn
-        return fn
-
-    return deco
-
-
-def load_plugin_modules(modules: list[str]) -> None:
-    """Import plugin modules so they register; a plugin package that does not exist is skipped."""
-    for mod in modules:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a missing plugin must not break the core
-            if exc.name != mod:
-                raise
-
-
-def _load_plugins() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        load_plugin_modules(PLUGIN_MODULES)
+    return PARSERS.register(name)
 
 
 def get_parser(name: str) -> ParserFn | None:
-    _load_plugins()
-    return _PARSERS.get(name)
+    return PARSERS.get(name)
 
 
 def known_parsers() -> list[str]:
-    _load_plugins()
-    return sorted(_PARSERS)
+    return PARSERS.names()

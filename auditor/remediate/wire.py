@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.mirrored.shapes import first_json_value
+from auditor.parsers.decode import first_json_value
 from auditor.parsers.decode import decode_output
 from auditor.transports.base import ExecResult
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from auditor.errors import AuthFailed, ConnectFailed, TransportError, TransportNotAvailable, TransportTimeout
+from auditor.plugins import Registry
 from auditor.secrets import Secret, reveal
 
 if TYPE_CHECKING:  # resolved option types, defined next to the transports that use them
@@ -127,39 +128,35 @@ class Transport(abc.ABC):
 
 
 TransportFactory = Callable[[ConnectionSpec], Transport]
-_REGISTRY: dict[str, TransportFactory] = {}
-_LAZY: dict[str, str] = {
+#: connection type -> transport factory; each transport module registers itself when imported, and is
+#: imported only when a host uses it (paramiko and pywinrm stay unloaded otherwise)
+TRANSPORTS: Registry[TransportFactory] = Registry("transport", lazy={
     "ssh": "auditor.transports.ssh",
     "paramiko": "auditor.transports.paramiko_ssh",
     "local": "auditor.transports.local",
     "winrm": "auditor.transports.winrm",
-}
+})
 
 
 def register_transport(name: str, factory: TransportFactory) -> None:
-    _REGISTRY[name] = factory
+    TRANSPORTS.add(name, factory)
 
 
 def transport_module(connection: str) -> str | None:
     """The module that implements ``connection`` (imported by ``get_transport`` on first use)."""
-    return _LAZY.get(connection)
+    return TRANSPORTS.lazy_module(connection)
 
 
 def known_connections() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_LAZY))
+    return TRANSPORTS.names()
 
 
 def get_transport(spec: ConnectionSpec) -> Transport:
     """Build the transport for ``spec.connection``, importing its module on first use."""
-    name = spec.connection
-    if name not in _REGISTRY and name in _LAZY:
-        import importlib
-
-        importlib.import_module(_LAZY[name])
-    factory = _REGISTRY.get(name)
+    factory = TRANSPORTS.get(spec.connection)
     if factory is None:
         raise TransportNotAvailable(
-            f"connection type {name!r} is not supported (supported: {', '.join(known_connections())})"
+            f"connection type {spec.connection!r} is not supported (supported: {', '.join(known_connections())})"
         )
     return factory(spec)
 

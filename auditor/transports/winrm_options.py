@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from auditor.errors import TransportError, TransportNotAvailable
 from auditor.transports.base import ConnectionRequest, ConnectionSpec
@@ -21,6 +21,9 @@ CLIENT = "auditor_winrm_client"
 CLIENTS = ("native", "pywinrm")
 
 
+WinrmAuth = Literal["basic", "ntlm", "certificate", "credssp", "kerberos"]
+
+
 class WinrmConfigError(TransportError):
     """An inventory variable for WinRM has a value that cannot be used."""
 
@@ -30,16 +33,16 @@ class WinrmOptions:
     scheme: str
     port: int
     path: str
-    auth: str                       # basic | ntlm | certificate | credssp
-    cert_validation: str            # validate | ignore
+    auth: WinrmAuth
+    cert_validation: Literal["validate", "ignore"]
     ca_trust_path: str | None
-    message_encryption: str         # auto | always | never
+    message_encryption: Literal["auto", "always", "never"]
     operation_timeout: int
     read_timeout: int
     cert_pem: str | None
     cert_key_pem: str | None
     retries: int
-    client: str = "native"        # native | pywinrm (CredSSP always uses pywinrm)
+    client: Literal["native", "pywinrm"] = "native"  # CredSSP always uses pywinrm
 
     def endpoint(self, host: str) -> str:
         h = f"[{host}]" if ":" in host else host
@@ -63,14 +66,14 @@ def _int(v: dict[str, Any], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-def _choice(v: dict[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:
+def _choice(v: dict[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> Any:  # one of ``allowed``
     value = str(v.get(name) or default).strip().lower()
     if value not in allowed:
         raise WinrmConfigError(f"{name} must be one of {', '.join(allowed)}, got {value[:40]!r}")
     return value
 
 
-def _auth(v: dict[str, Any]) -> str:
+def _auth(v: dict[str, Any]) -> Any:  # a WinrmAuth name
     raw = v.get("ansible_winrm_transport") or "ntlm"
     names = raw if isinstance(raw, list) else str(raw).split(",")
     wanted = [_ALIASES.get(str(n).strip().lower(), str(n).strip().lower()) for n in names if str(n).strip()]

@@ -66,13 +66,13 @@ class PywinrmEngine(Engine):
         o = self.opts
         try:
             return Protocol(
-                endpoint=o.endpoint(self.spec.host), transport=o.auth,  # type: ignore[arg-type]
+                endpoint=o.endpoint(self.spec.host), transport=o.auth,
                 username=self.spec.user, password=self.spec.secret_password(),
-                server_cert_validation=o.cert_validation,  # type: ignore[arg-type]
+                server_cert_validation=o.cert_validation,
                 ca_trust_path=o.ca_trust_path,  # type: ignore[arg-type]
                 cert_pem=o.cert_pem, cert_key_pem=o.cert_key_pem,
                 read_timeout_sec=o.read_timeout, operation_timeout_sec=o.operation_timeout,
-                message_encryption=o.message_encryption,  # type: ignore[arg-type]
+                message_encryption=o.message_encryption,
                 proxy=None,  # never pick a proxy up from the environment
             )
         except (WinRMError, InvalidCredentialsError) as exc:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auditor.mirrored.windows_rules import decide
-from auditor.remediate.modules.restarts import DockerDesktopRestartModule, RestartArgs
+from auditor.mirrored.remediation.restarts import DockerDesktopRestartModule, RestartArgs
 
 REL = {"status": "owner", "identified": True, "user": "CORP\\dev", "account": "CORP\\dev", "sid": "S-1", "path": "C:\\Users\\dev\\.wslconfig",
        "configured_mode": "mirrored", "effective_mode": "mirrored", "mode_source": "file", "adjustments": [], "blocked": None}

@@ -21,8 +21,9 @@ import tree_sitter_powershell
 import yaml
 
 from auditor.collectors.batch import BatchItem, build_ps_batch
+from auditor.mirrored import remediation as domain_remediation
 from auditor.remediate import modules as remediation_modules
-from auditor.remediate.modules.restarts import DockerDesktopRestartModule, RestartArgs
+from auditor.mirrored.remediation.restarts import DockerDesktopRestartModule, RestartArgs
 from auditor.remediate.wire import ps_step
 from auditor.transports import winrm
 
@@ -80,11 +81,13 @@ def shipped_scripts() -> dict[str, str]:
                for p in sorted((ROOT / "auditor" / "collectors" / "scripts").glob("*.ps1"))}
     scripts["collectors/batch.py (wrapper)"] = build_ps_batch([BatchItem("a", "Get-Date", 10), BatchItem("b", "1", 5)], "0f" * 8)
     scripts["transports/winrm.py STDIN_BOOTSTRAP"] = winrm.STDIN_BOOTSTRAP
-    for info in pkgutil.iter_modules(remediation_modules.__path__):
-        mod = importlib.import_module(f"{remediation_modules.__name__}.{info.name}")
-        for name, value in vars(mod).items():
-            if name.endswith("_PS") and isinstance(value, str):
-                scripts[f"remediate/modules/{info.name}.py {name}"] = ps_step(f"{info.name}.test", {"path": "C:\\x", "n": 1}, value)
+    for package in (remediation_modules, domain_remediation):  # the generic modules and the domain's
+        for info in pkgutil.iter_modules(package.__path__):
+            mod = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, value in vars(mod).items():
+                if name.endswith("_PS") and isinstance(value, str):
+                    scripts[f"{package.__name__}.{info.name}.py {name}"] = ps_step(
+                        f"{info.name}.test", {"path": "C:\\x", "n": 1}, value)
     restart = DockerDesktopRestartModule()
     _, arguments = restart.command(RestartArgs(user="CORP\\dev1", version="4.30.0"))
     import base64

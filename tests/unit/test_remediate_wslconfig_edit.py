@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.mirrored.wslconfig import parse_wslconfig
-from auditor.remediate.wslconfig_edit import EditError, edit_wslconfig
+from auditor.mirrored.remediation.wslconfig_edit import EditError, edit_wslconfig
 
 MIRRORED = "[wsl2]\nmemory=8GB\nnetworkingMode=mirrored\n"
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.batch import BatchItem, Section, build_batch, new_nonce, split_batch_output
+from auditor.plugins import Registry
 from auditor.remediate.wire import ReplyError, read_reply
 from auditor.results import TaskStatus
 from auditor.transports.base import ExecResult, Transport
@@ -30,7 +31,7 @@ class ModuleArgs(BaseModel):
 @dataclass
 class ModuleContext:
     transport: Transport
-    platform: str          # windows | linux
+    platform: str  # the host platform: windows or linux
     check_mode: bool
     timeout: float
     host: str
@@ -86,27 +87,20 @@ class Module(abc.ABC):
         """Do (or in check mode, compute) the change; must be idempotent."""
 
 
-_MODULES: dict[str, Module] = {}
+MODULES: Registry[Module] = Registry("remediation module")
 
 
 def register_module(cls: type[Module]) -> type[Module]:
-    _MODULES[cls.name] = cls()
+    MODULES.add(cls.name, cls())
     return cls
 
 
 def get_module(name: str) -> Module | None:
-    _load_builtin()
-    return _MODULES.get(name)
+    return MODULES.get(name)
 
 
 def known_modules() -> list[str]:
-    _load_builtin()
-    return sorted(_MODULES)
-
-
-def _load_builtin() -> None:
-    if not _MODULES:
-        from auditor.remediate.modules import commands, restarts, wsl_policy, wslconfig  # noqa: F401
+    return MODULES.names()
 
 
 def elapsed_ms(t0: float) -> float:

@@ -17,7 +17,7 @@ from pydantic import field_validator, model_validator
 from auditor.mirrored.shapes import b64bytes
 from auditor.remediate.modules.base import Module, ModuleArgs, ModuleContext, Outcome, register_module
 from auditor.remediate.wire import ps_step
-from auditor.remediate.wslconfig_edit import EditError, edit_wslconfig, validate_request
+from auditor.mirrored.remediation.wslconfig_edit import EditError, edit_wslconfig, validate_request
 from auditor.results import TaskStatus
 
 MAX_FILE = 1024 * 1024
