@@ -150,17 +150,6 @@ def lab_address(index: int, base: str = "127.0.2") -> str:
     return f"127.{n // 256}.{n % 256}.{(index - 1) % 254 + 1}"
 
 
-def make_hosts(count: int, prefix: str = "edge", base: str = "127.0.2",
-               model_factory: Any = None) -> list[SshLabHost]:
-    """``count`` healthy hosts named ``prefix-001``... on consecutive lab addresses."""
-    factory = model_factory or (lambda name: LinuxHostModel(hostname=name))
-    hosts = []
-    for i in range(1, count + 1):
-        name = f"{prefix}-{i:03d}"
-        hosts.append(SshLabHost(name, lab_address(i, base), factory(name)))
-    return hosts
-
-
 # --- the server -------------------------------------------------------------------------------
 
 
