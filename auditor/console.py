@@ -97,7 +97,7 @@ def host_verdict(host: HostResult) -> str:
     return ", ".join(v.name for v in verdicts) if verdicts else "-"
 
 
-def print_recap(console: Console, run: RunResult, report_paths: list[str]) -> None:
+def print_recap(console: Console, run: RunResult, report_paths: list[str], recorded_in: str | None = None) -> None:
     """A recap table (hosts needing attention first, bounded) and the one-line fleet summary."""
     hosts = sorted(run.hosts, key=lambda h: _attention_rank(h, run))
     table = Table(title="Recap", title_justify="left", show_lines=False)
@@ -123,6 +123,8 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str]) -> No
     console.print(table)
     for path in report_paths:
         console.print(f"report: {escape(str(path))}", highlight=False)
+    if recorded_in:
+        console.print(f"history: run {escape(run.run_id)} recorded in {escape(recorded_in)}", highlight=False)
     console.print(summary_line(run), highlight=False)
 
 

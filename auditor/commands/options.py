@@ -37,6 +37,9 @@ KnownHosts = Annotated[Optional[Path], typer.Option("--known-hosts", help="known
 VaultPasswordFile = Annotated[Optional[list[str]], typer.Option(
     "--vault-password-file", help="File holding the vault password (or an executable printing it). Repeatable.")]
 VaultId = Annotated[Optional[list[str]], typer.Option("--vault-id", help="Vault identity LABEL@FILE (or LABEL@prompt). Repeatable.")]
+STORE_HELP = ("History store URL (SQLAlchemy: sqlite:///FILE, postgresql://USER@HOST/DB), or none to record nothing; "
+              "default: $AUDITOR_STORE, else $XDG_DATA_HOME/auditor/history.db.")
+Store = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
 AskVaultPass = Annotated[bool, typer.Option("-J", "--ask-vault-pass", help="Ask for the vault password on the terminal.")]
 
 

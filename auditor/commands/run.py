@@ -56,21 +56,25 @@ def execute_audit(
     connection: ConnectionDefaults = ConnectionDefaults(),
     inventory: Inventory | None = None,
     playbooks: list[Playbook] | None = None,
+    store: str | None = None,
 ) -> tuple[RunResult, list[Path]]:
-    """The main job for the command line: plan and run (``auditor.api``), with live progress, then the reports
-    (also after an interrupt), the retry file and the recap."""
+    """The main job for the command line: plan and run (``auditor.api``) with live progress, recorded in the
+    history store (``store``: a URL, ``none``, or None for $AUDITOR_STORE / the default), then the reports (also
+    after an interrupt), the retry file and the recap."""
     from auditor import api
     from auditor.console import LiveProgress, print_recap
     from auditor.report.writers import write_reports
+    from auditor.store.recording import recording
 
     plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths,
                           inventory if inventory is not None else inventory_sources,
                           limit=limit, options=options, connection=connection)
-    run = api.run(plan, sinks=[LiveProgress(console, quiet=quiet)])
+    with recording(store) as history:
+        run = api.run(plan, sinks=[LiveProgress(console, quiet=quiet), *history.sinks([h.name for h in plan.hosts])])
     paths = write_reports(run, formats, output)
     write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
     if not quiet:
-        print_recap(console, run, [str(p) for p in paths])
+        print_recap(console, run, [str(p) for p in paths], recorded_in=history.where)
     return run, paths
 
 
@@ -92,6 +96,7 @@ def run_command(
     known_hosts: opt.KnownHosts = None,
     include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
+    store: opt.Store = None,
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
@@ -114,7 +119,7 @@ def run_command(
     console = Console(stderr=False)
     run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
                            output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
-                           playbooks=books)
+                           playbooks=books, store=store)
     return int(exit_code_for(run))
 
 

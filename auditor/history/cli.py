@@ -19,8 +19,7 @@ from auditor.store import RunListing, RunRecord, RunState, Store, StoreError, St
 
 history_app = typer.Typer(name="history", help="Recorded runs: list them, prune old ones.", no_args_is_help=True)
 
-STORE_HELP = "Store URL (SQLAlchemy: sqlite:///FILE, postgresql://USER@HOST/DB); default: $AUDITOR_STORE, else " \
-             "$XDG_DATA_HOME/auditor/history.db."
+from auditor.commands.options import STORE_HELP  # noqa: E402  (one help text for every --store)
 FORMATS = ("table", "json")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

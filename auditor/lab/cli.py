@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.resources
-
 import asyncio
+import importlib.resources
 import signal
 import tempfile
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
+from auditor.commands import options as opt
 from auditor.errors import ExitCode, UsageError
 
 PLAYBOOKS = Path(str(importlib.resources.files("auditor") / "playbooks"))  # shipped in the package (top-level playbooks/ links here)
@@ -116,6 +116,7 @@ def demo_command(
     hosts: int = typer.Option(50, "--hosts", min=1, max=5000, help="Fleet size (every library scenario at least once when it fits)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap."),
+    store: opt.Store = None,
 ) -> int:
     """Start a simulated fleet (Windows + edge, some hosts unreachable or hung on purpose), audit it with the
     shipped playbooks over real WinRM and SSH on loopback, write the reports, print the summary, stop the fleet.
@@ -143,7 +144,7 @@ def demo_command(
             console.print(f"demo: {n_win} Windows hosts (WinRS) + {len(fleet.hosts) - n_win} edge nodes (SSH) on loopback")
         run, _paths = execute_audit([str(PLAYBOOKS / "mirrored-mode.yml"), str(PLAYBOOKS / "edge-nodes.yml")],
                                     [str(inventory)], limit=None, options=options, formats=formats, output=output,
-                                    console=console, quiet=quiet)
+                                    console=console, quiet=quiet, store=store)
     mismatches = expectation_mismatches(run, {m.name: m.scenario for m in members})
     if not quiet:
         matched = len(members) - len(mismatches)

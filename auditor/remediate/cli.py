@@ -16,6 +16,7 @@ from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
 from auditor.results import RunResult
 from auditor.runner import RunOptions
+from auditor.sinks import Sink
 
 NO_TTY = ("refusing to change hosts without confirmation: there is no terminal to ask on. "
           "Preview with --check (changes nothing), then apply with --yes")
@@ -23,16 +24,20 @@ NO_TTY = ("refusing to change hosts without confirmation: there is no terminal t
 
 def execute_remediation(playbook_paths: list[str], inventory_sources: list[str], *, limit: str | None, options: RunOptions,
                         check_mode: bool, connection: ConnectionDefaults = ConnectionDefaults(),
-                        console: Console | None = None, quiet: bool = True, inventory: Inventory | None = None) -> RunResult:
-    """One pass (check mode or real) through ``auditor.api`` with live progress; reports are the caller's."""
+                        console: Console | None = None, quiet: bool = True, inventory: Inventory | None = None,
+                        store: str | None = "none") -> RunResult:
+    """One pass (check mode or real) through ``auditor.api`` with live progress, recorded in the history store
+    (``store``: a URL, None for $AUDITOR_STORE / the default, "none" for no record); reports are the caller's."""
     from auditor import api
     from auditor.console import LiveProgress
+    from auditor.store.recording import recording
 
     plan = api.plan_remediation(playbook_paths, inventory if inventory is not None else inventory_sources,
                                 check_mode=check_mode, limit=limit, options=options, connection=connection)
     label = "remediating (check mode)" if check_mode else "remediating"
-    sinks = [LiveProgress(console, quiet=quiet, label=label)] if console is not None else []
-    return api.run(plan, sinks=sinks)
+    sinks: list[Sink] = [LiveProgress(console, quiet=quiet, label=label)] if console is not None else []
+    with recording(store) as history:
+        return api.run(plan, sinks=[*sinks, *history.sinks([h.name for h in plan.hosts])])
 
 
 def remediate_command(
@@ -52,6 +57,7 @@ def remediate_command(
     host_key_checking: opt.HostKeyChecking = None,
     known_hosts: opt.KnownHosts = None,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
+    store: opt.Store = None,
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
@@ -81,7 +87,7 @@ def remediate_command(
     inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
 
     def one_pass(check_mode: bool) -> RunResult:
-        run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode,
+        run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode, store=store,
                                   connection=connection, console=console, quiet=quiet, inventory=inv)
         if not quiet:
             print_tasks(console, run, show_diff=diff, check_mode=check_mode)

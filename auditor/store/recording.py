@@ -1,0 +1,43 @@
+"""Recording a command-line run into the history store: open the store before anything connects, add the
+store sink, close the store whatever happens. Shared by ``auditor run``, ``remediate`` and ``demo``."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from auditor.sinks import Sink
+from auditor.store.sink import StoreSink
+from auditor.store.store import Store, open_store
+from auditor.store.urls import resolve_store_url
+
+
+class Recording:
+    """The store a run is recorded in (None when the store is off) and its sink."""
+
+    def __init__(self, store: Store | None):
+        self.store = store
+        self.sink: StoreSink | None = None
+
+    def sinks(self, planned_hosts: list[str], *, create: bool = True) -> list[Sink]:
+        if self.store is None:
+            return []
+        self.sink = StoreSink(self.store, planned_hosts, create=create)
+        return [self.sink]
+
+    @property
+    def where(self) -> str | None:
+        return str(self.store.where) if self.store is not None else None
+
+
+@contextmanager
+def recording(store_option: str | None) -> Iterator[Recording]:
+    """``--store`` (or AUDITOR_STORE, else the default file); ``none`` records nothing. A store that cannot be
+    opened is a one-line error (exit 4) before any host is contacted."""
+    url = resolve_store_url(store_option)
+    store = open_store(url) if url is not None else None
+    try:
+        yield Recording(store)
+    finally:
+        if store is not None:
+            store.close()
