@@ -125,6 +125,13 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str], recor
         console.print(f"report: {escape(str(path))}", highlight=False)
     if recorded_in:
         console.print(f"history: run {escape(run.run_id)} recorded in {escape(recorded_in)}", highlight=False)
+    if run.history is not None and run.history.previous_run_id:
+        moved = ", ".join(f"{k} {v}" for k, v in run.history.changes.items() if v and k != "unchanged") or "nothing changed"
+        console.print(f"since the previous scan ({escape(run.history.previous_run_id)}): {escape(moved)}", highlight=False)
+    if run.waivers:
+        soon = sum(w.expiring_soon for w in run.waivers)
+        console.print(f"waivers in force: {len(run.waivers)}" + (f", {soon} expiring within 14 days" if soon else ""),
+                      highlight=False)
     console.print(summary_line(run), highlight=False)
 
 

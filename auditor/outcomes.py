@@ -5,7 +5,8 @@ It reads only the result model and the verdict catalogue the run recorded, never
 
 A host needs action when (first match gives the reason):
 - its headline verdict's catalogue entry says so: tone ``conflict`` -> "conflict", ``risk`` -> "at_risk",
-  anything else (e.g. INCONCLUSIVE, tone ``review``) -> "errors";
+  anything else (e.g. INCONCLUSIVE, tone ``review``) -> "errors" -- unless the checks the verdict rests on are
+  covered by active waivers and none of them still fails;
 - it was not audited (unreachable, auth failed, timed out, error) -> "not_audited";
 - a check could not be evaluated (``error``), a play failed, or a remediation task failed -> "errors";
 - it has no verdict and a check failed -> "errors".
@@ -47,7 +48,7 @@ def attention(host: HostResult, catalogue: Catalogue) -> str | None:
     """Why this host needs action (a key of ``ATTENTION``), or None when it does not."""
     verdict = headline_verdict(host, catalogue)
     info = verdict_info(verdict.name, catalogue) if verdict else None
-    if info is not None and info.needs_action:
+    if verdict is not None and info is not None and info.needs_action and not _waived_away(verdict, host):
         return {"conflict": "conflict", "risk": "at_risk"}.get(info.tone, "errors")
     if host.status in HOST_DOWN_STATUSES:
         return "not_audited"
@@ -58,6 +59,18 @@ def attention(host: HostResult, catalogue: Catalogue) -> str | None:
     if verdict is None and any(c.status is CheckStatus.failed for c in checks):
         return "errors"
     return None
+
+
+def _waived_away(verdict: Verdict, host: HostResult) -> bool:
+    """True when the checks the verdict rests on are waived and none of them still fails: an accepted exception
+    (e.g. mirrored mode approved for this developer until March) does not need action, and does not fail the
+    exit code, until the waiver expires."""
+    statuses = {c.id: c.status for c in host.all_checks()}
+    deciding = [statuses[i] for i in verdict.decided_by if i in statuses]
+    waived = [s for s in deciding if s in (CheckStatus.waived, CheckStatus.skipped)]
+    still_bad = [s for s in deciding if s in (CheckStatus.failed, CheckStatus.error)]
+    return bool(waived) and not still_bad and any(
+        c.waiver is not None and c.waiver.state == "active" for c in host.all_checks() if c.id in verdict.decided_by)
 
 
 def needs_action(host: HostResult, catalogue: Catalogue) -> bool:

@@ -7,7 +7,7 @@ The JSON report is ``RunResult.model_dump_json()``; its JSON Schema is ``RunResu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import Enum
 from pathlib import PurePath
 from typing import Any, Literal
@@ -38,6 +38,7 @@ class CheckStatus(str, Enum):
     error = "error"                    # the check could not be evaluated (missing fact, broken expression)
     skipped = "skipped"                # `when` was false, or the check was filtered out / not opted in
     not_applicable = "not_applicable"  # `applies_if` was false: the check has no meaning on this host
+    waived = "waived"                  # an active waiver covers it: the result is kept in `waiver.status`
 
 
 class HostStatus(str, Enum):
@@ -63,6 +64,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
 
+class WaiverNote(_Model):
+    """A waiver that applied to a check (active: the check is ``waived``; expired: the result counts again)."""
+
+    state: Literal["active", "expired"]
+    status: CheckStatus = Field(description="the check's own result, before the waiver")
+    justification: str
+    expiration_date: date | None = None
+    approver: str | None = None
+    message: str = Field(description="e.g. 'waived (until 2027-03-01): ...' or 'waiver expired on 2027-03-01'")
+
+
 class CheckResult(_Model):
     id: str
     key: str = Field(default="", description="unique across the run: <playbook id>/<play>/<check id>")
@@ -76,6 +88,7 @@ class CheckResult(_Model):
     tags: list[str] = Field(default_factory=list)
     refs: list[str] = Field(default_factory=list)
     duration_ms: float = 0.0
+    waiver: WaiverNote | None = None
 
 
 Tone = Literal["conflict", "risk", "review", "ok", "info"]
@@ -150,6 +163,15 @@ class Timings(_Model):
     total_ms: float = 0.0
 
 
+class PreviousScan(_Model):
+    """How this host compared with the previous complete scan of the same playbooks."""
+
+    run_id: str
+    change: str = Field(description="regressed | fixed | changed | new | gone | unchanged | unreachable")
+    verdict: str | None = None
+    status: str | None = None
+
+
 class HostResult(_Model):
     id: str = Field(description="stable host id: the inventory name")
     name: str
@@ -164,6 +186,7 @@ class HostResult(_Model):
     finished: datetime
     timings: Timings = Field(default_factory=Timings)
     plays: list[PlayResult] = Field(default_factory=list)
+    previous: PreviousScan | None = Field(default=None, description="since the previous scan (history store on)")
 
     def all_tasks(self) -> list[TaskResult]:
         return [t for p in self.plays for t in p.tasks]
@@ -206,6 +229,33 @@ class RunOptionsRecord(_Model):
 RunKind = Literal["audit", "remediation"]
 
 
+class TrendPoint(_Model):
+    run_id: str
+    started: datetime
+    hosts: int
+    by_verdict: dict[str, int] = Field(default_factory=dict)
+    by_status: dict[str, int] = Field(default_factory=dict)
+
+
+class WaiverInForce(_Model):
+    check: str = Field(description="check id or key as written in the waiver file")
+    hosts: str
+    justification: str
+    expiration_date: date | None = None
+    approver: str | None = None
+    expiring_soon: bool = Field(description="expires within 14 days")
+
+
+class RunHistory(_Model):
+    """What the history store adds to a run's reports."""
+
+    previous_run_id: str | None = None
+    previous_started: datetime | None = None
+    changes: dict[str, int] = Field(default_factory=dict, description="hosts per change class since the previous scan")
+    trend: list[TrendPoint] = Field(default_factory=list, description="verdict counts of the last scans, oldest first")
+    store: str | None = Field(default=None, description="where the run is recorded (URL without password)")
+
+
 class RunResult(_Model):
     schema_version: str = SCHEMA_VERSION
     run_id: str
@@ -220,6 +270,8 @@ class RunResult(_Model):
     interrupted: bool = False
     stop_reason: str | None = Field(default=None, description="why the run stopped early (interrupt, critical sink)")
     verdict_catalogue: dict[str, VerdictInfo] = Field(default_factory=dict, description="meaning of each verdict used")
+    waivers: list[WaiverInForce] = Field(default_factory=list, description="waivers in force for this run")
+    history: RunHistory | None = None
     hosts: list[HostResult] = Field(default_factory=list)
     summary: RunSummary = Field(default_factory=RunSummary)
 

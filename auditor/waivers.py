@@ -28,6 +28,7 @@ from auditor.errors import BadInputError, Location
 from auditor.inventory.model import Inventory
 from auditor.inventory.patterns import PatternError, select_hosts
 from auditor.playbook.yamlpos import PositionedYAML, read_positioned_file, validation_error
+from auditor.results import CheckResult, CheckStatus, HostStatus, RunResult, WaiverInForce, WaiverNote
 
 MAX_WAIVER_FILE_BYTES = 4 * 1024 * 1024
 EXPIRING_DAYS = 14
@@ -245,3 +246,61 @@ def _listing(check: str, waiver: Waiver, today: date) -> WaiverListing:
     days = (waiver.expiration_date - today).days if waiver.expiration_date else None
     return WaiverListing(check=check, hosts=waiver.hosts, justification=waiver.justification, approver=waiver.approver,
                          run=waiver.run, expiration_date=waiver.expiration_date, days_left=days)
+
+
+class WaiverHook:
+    """The runner's check hook for a waiver file (picklable: worker processes get it as it is).
+
+    Active waiver: the check becomes ``waived`` (``run: false``: ``skipped``), its own result kept in
+    ``CheckResult.waiver``. Expired waiver: the result stands and carries "waiver expired on DATE".
+    """
+
+    def __init__(self, bound: BoundWaivers, today: date):
+        self.bound = bound
+        self.today = today
+
+    def __call__(self, plan: Any, check: CheckResult) -> CheckResult:
+        decision = decide(self.bound, plan.name, check.id, check.key or None, today=self.today)
+        if decision.waiver is None:
+            return check
+        w = decision.waiver
+        note = WaiverNote(state="active" if decision.state is WaiverState.active else "expired", status=check.status,
+                          justification=w.justification, expiration_date=w.expiration_date, approver=w.approver,
+                          message=decision.message)
+        if decision.state is WaiverState.expired:
+            return check.model_copy(update={"waiver": note})
+        status = CheckStatus.waived if decision.should_run else CheckStatus.skipped
+        message = decision.message if decision.should_run else f"not run: {decision.message}"
+        return check.model_copy(update={"status": status, "message": message, "waiver": note})
+
+
+def in_force_records(waivers: WaiverFile, *, today: date) -> list[WaiverInForce]:
+    """The waivers in force on ``today`` as the run records them (expiring within 14 days flagged)."""
+    soon = {(w.check, w.hosts) for w in waivers_expiring(waivers, today=today)}
+    return [WaiverInForce(check=w.check, hosts=w.hosts, justification=w.justification,
+                          expiration_date=w.expiration_date, approver=w.approver,
+                          expiring_soon=(w.check, w.hosts) in soon)
+            for w in waivers_in_force(waivers, today=today)]
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+def apply_to_run(run: RunResult, waivers: WaiverFile, *, today: date) -> RunResult:
+    """Waivers applied to a finished run (``auditor report --waiver-file``): each check as the hook would have
+    left it, hosts that no longer need action counted ok, and the waivers in force listed."""
+    from auditor.outcomes import needs_action
+
+    hook = WaiverHook(bind_hosts(waivers, [(h.name, h.groups) for h in run.hosts]), today)
+    hosts = []
+    for host in run.hosts:
+        plays = [p.model_copy(update={"checks": [hook(_Named(host.name), c) for c in p.checks]}) for p in host.plays]
+        host = host.model_copy(update={"plays": plays})
+        if host.status in (HostStatus.ok, HostStatus.failed):
+            host.status = HostStatus.failed if needs_action(host, run.verdict_catalogue) else HostStatus.ok
+        hosts.append(host)
+    out = run.model_copy(update={"hosts": hosts, "waivers": in_force_records(waivers, today=today)})
+    out.compute_summary()
+    return out

@@ -18,6 +18,11 @@ FORMATS_HELP = "Report formats, comma separated (json, html, junit, csv)."
 HOST_KEY_POLICIES = ("accept-new", "strict", "off")
 
 Inventory = Annotated[list[str], typer.Option("-i", "--inventory", help="Inventory source (file, folder or script); repeatable.")]
+InventoryOptional = Annotated[Optional[list[str]], typer.Option(
+    "-i", "--inventory", help="Inventory source (file, folder or script); repeatable.")]
+WaiverFile = Annotated[Optional[Path], typer.Option(
+    "--waiver-file", help="Waivers (InSpec's format plus a hosts: pattern): accepted exceptions with a reason and "
+                          "an end date; waived checks do not change the exit code (docs/history.md).")]
 Limit = Annotated[Optional[str], typer.Option("-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile).")]
 Forks = Annotated[int, typer.Option("-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers).")]
 ConnectTimeout = Annotated[Optional[float], typer.Option(

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from auditor.commands import options as opt
-from auditor.errors import BadInputError, ExitCode
+from auditor.errors import BadInputError, ExitCode, UsageError
 from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
 from auditor.inventory.retry import write_retry_file
 from auditor.outcomes import needs_action
 from auditor.playbook.schema import Playbook
 from auditor.results import HOST_DOWN_STATUSES, HostStatus, RunResult
+from auditor.waivers import WaiverFile
 from auditor.runner import RunOptions
 
 DEFAULT_OUTPUT = "reports"
@@ -57,20 +58,47 @@ def execute_audit(
     inventory: Inventory | None = None,
     playbooks: list[Playbook] | None = None,
     store: str | None = None,
+    waivers: WaiverFile | None = None,
+    resume: str | None = None,
 ) -> tuple[RunResult, list[Path]]:
     """The main job for the command line: plan and run (``auditor.api``) with live progress, recorded in the
     history store (``store``: a URL, ``none``, or None for $AUDITOR_STORE / the default), then the reports (also
-    after an interrupt), the retry file and the recap."""
+    after an interrupt; with what changed since the previous scan), the retry file and the recap.
+
+    ``resume``: the id of a stored run that was stopped (Ctrl-C, SIGTERM, SIGKILL, a crash): only its hosts
+    without a result are audited, into that run, and the reports cover the whole run. ``waivers``: a loaded
+    waiver file, applied between checks and verdicts (``auditor.waivers``)."""
     from auditor import api
     from auditor.console import LiveProgress, print_recap
-    from auditor.report.writers import write_reports
+    from auditor.history.annotate import with_history
+    from auditor.inventory import load_inventory
+    from auditor.report.writers import check_output_folder, write_reports
     from auditor.store.recording import recording
+    from auditor.waivers import WaiverHook, bind, in_force_records
 
-    plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths,
-                          inventory if inventory is not None else inventory_sources,
-                          limit=limit, options=options, connection=connection)
+    check_output_folder(output)  # an unwritable folder is refused before anything connects
+    inv = inventory if inventory is not None else load_inventory(inventory_sources)
+    today = date.today()
+    hook = WaiverHook(bind(waivers, inv), today) if waivers is not None else None
     with recording(store) as history:
-        run = api.run(plan, sinks=[LiveProgress(console, quiet=quiet), *history.sinks([h.name for h in plan.hosts])])
+        only_hosts, run_id = None, None
+        if resume is not None:
+            if history.store is None:
+                raise UsageError("--resume needs the history store (it is turned off: --store none or AUDITOR_STORE=none)")
+            history.store.claim_run(resume)
+            only_hosts, run_id = history.store.missing_hosts(resume), resume
+        plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths, inv, limit=limit, options=options,
+                              connection=connection, only_hosts=only_hosts, run_id=run_id)
+        sinks = [LiveProgress(console, quiet=quiet), *history.sinks([h.name for h in plan.hosts], create=resume is None)]
+        run = api.run(plan, sinks=sinks, check_hook=hook)
+        if history.store is not None:
+            if resume is not None:
+                interrupted, reason = run.interrupted, run.stop_reason
+                run = history.store.load_run(resume)  # every host of the run, this pass's and the earlier ones'
+                run.interrupted, run.stop_reason = interrupted, reason
+            run = with_history(run, history.store)
+    if waivers is not None:
+        run.waivers = in_force_records(waivers, today=today)
     paths = write_reports(run, formats, output)
     write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
     if not quiet:
@@ -79,8 +107,10 @@ def execute_audit(
 
 
 def run_command(
-    playbooks: Annotated[list[Path], typer.Argument(help="Playbook files (YAML), run in order.", metavar="PLAYBOOK...")],
-    inventory: opt.Inventory,
+    playbooks: Annotated[Optional[list[Path]], typer.Argument(
+        help="Playbook files (YAML), run in order (with --resume: the stored run's, unless given).",
+        metavar="PLAYBOOK...")] = None,
+    inventory: opt.InventoryOptional = None,
     limit: opt.Limit = None,
     forks: opt.Forks = 100,
     workers: int = typer.Option(0, "-w", "--workers", min=0, max=64,
@@ -97,6 +127,10 @@ def run_command(
     include_facts: bool = typer.Option(False, "--include-facts", help="Store gathered facts in the JSON report."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or recap; exit code only."),
     store: opt.Store = None,
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID",
+                                         help="Finish a stored run that was stopped: audit only its hosts without a "
+                                              "result (same playbooks, inventory and limit unless given)."),
+    waiver_file: opt.WaiverFile = None,
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
@@ -113,13 +147,26 @@ def run_command(
                          workers=workers)
     from auditor.inventory.cli import load_from_options
     from auditor.playbook import load_playbooks
+    from auditor.waivers import load_waivers
 
-    books = load_playbooks([str(p) for p in playbooks])  # bad playbooks fail before any vault prompt
-    inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
+    paths = [str(p) for p in playbooks or []]
+    sources = list(inventory or [])
+    if resume is not None and not (paths and sources):
+        from auditor.store.recording import stored_run_inputs
+
+        stored_books, stored_sources, stored_limit = stored_run_inputs(store, resume)
+        paths, sources, limit = paths or stored_books, sources or stored_sources, limit or stored_limit
+    if not paths:
+        raise UsageError("give at least one PLAYBOOK (or --resume RUN_ID)")
+    if not sources:
+        raise UsageError("give an inventory with -i/--inventory (or --resume RUN_ID)")
+    books = load_playbooks(paths)  # bad playbooks and waiver files fail before any vault prompt
+    waivers = load_waivers(waiver_file) if waiver_file is not None else None
+    inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
     console = Console(stderr=False)
-    run, _ = execute_audit([str(p) for p in playbooks], inventory, limit=limit, options=options, formats=formats,
+    run, _ = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
                            output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
-                           playbooks=books, store=store)
+                           playbooks=books, store=store, waivers=waivers, resume=resume)
     return int(exit_code_for(run))
 
 

@@ -64,7 +64,7 @@ def _console() -> Console:
 # --- auditor history list --------------------------------------------------------------------------
 
 def list_command(
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most N runs (newest first)."),
     kind: Optional[str] = typer.Option(None, "--kind", help="Only audit or remediation runs."),
     store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
@@ -141,7 +141,7 @@ def diff_command(
                                             "complete run before NEW_RUN with the same playbooks."),
     new_run: Optional[str] = typer.Argument(None, metavar="NEW_RUN", help="The later run; default: the latest complete run of the "
                                             "same playbooks as OLD_RUN (or the latest complete audit)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
     show_unchanged: bool = typer.Option(False, "--all", help="Also list unchanged hosts (table; json always has them)."),
     schema: bool = typer.Option(False, "--schema", help="Print the JSON Schema of the json format and exit."),
     store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),

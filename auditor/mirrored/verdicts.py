@@ -23,8 +23,9 @@ HYPERV_FIREWALL_RULE = ("On the Windows host, as administrator, allow the edge n
 
 
 def _ran(checks: list[CheckResult], *ids: str) -> list[str]:
-    """The ids among ``ids`` that produced a result (passed or failed): the checks a verdict rests on."""
-    have = {c.id for c in checks if c.status in (CheckStatus.passed, CheckStatus.failed)}
+    """The ids among ``ids`` that produced a result (passed, failed, or waived: a waived check's own result is
+    kept): the checks a verdict rests on."""
+    have = {c.id for c in checks if c.status in (CheckStatus.passed, CheckStatus.failed, CheckStatus.waived)}
     return [i for i in ids if i in have]
 
 

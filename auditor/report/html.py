@@ -142,6 +142,54 @@ def _first_step(host: HostResult, verdict: Verdict | None) -> str:
     return "Open the host below: look at the errored checks and their evidence, then re-run."
 
 
+TREND_TONES = ("conflict", "risk", "review", "info", "ok", "down")
+CHANGE_ORDER = ("regressed", "unreachable", "gone", "new", "changed", "fixed", "unchanged")
+#: Hosts listed in "what changed"; the host table holds the rest (each host shows its previous verdict).
+CHANGES_CAP = 50
+
+
+def _trend(run: RunResult) -> dict[str, Any] | None:
+    """Stacked columns of hosts per verdict tone over the last scans (oldest first), from ``run.history``."""
+    if run.history is None or not run.history.trend:
+        return None
+    catalogue = run.verdict_catalogue
+    top = max((p.hosts for p in run.history.trend), default=0) or 1
+    columns = []
+    for i, point in enumerate(run.history.trend):
+        per_tone = dict.fromkeys(TREND_TONES, 0)
+        for name, count in point.by_verdict.items():
+            per_tone[verdict_info(name, catalogue).tone if name in catalogue else "review"] += count
+        down = sum(n for status, n in point.by_status.items() if status not in ("ok", "failed"))
+        per_tone["down"] += down
+        y, segments = 170.0, []
+        for tone in TREND_TONES:
+            height = round(150 * per_tone[tone] / top, 1)
+            if height:
+                y -= height
+                segments.append({"tone": tone, "y": round(y, 1), "height": height, "count": per_tone[tone]})
+        columns.append({"x": 40 + 56 * i, "segments": segments, "label": point.started.strftime("%m-%d %H:%M"),
+                        "run": point.run_id, "hosts": point.hosts, "current": point.run_id == run.run_id})
+    return {"columns": columns, "width": 60 + 56 * len(columns), "tones": TREND_TONES}
+
+
+def _changes(run: RunResult) -> dict[str, Any] | None:
+    """"What changed since the previous scan": counts per change class and the changed hosts, worst first."""
+    if run.history is None or run.history.previous_run_id is None:
+        return None
+    changed = [h for h in run.hosts if h.previous is not None and h.previous.change != "unchanged"]
+    changed.sort(key=lambda h: (CHANGE_ORDER.index(h.previous.change) if h.previous and h.previous.change in CHANGE_ORDER
+                                else len(CHANGE_ORDER), h.name))
+    rows = []
+    for host in changed[:CHANGES_CAP]:
+        verdict = headline_verdict(host, run.verdict_catalogue)
+        assert host.previous is not None
+        rows.append({"host": host, "change": host.previous.change, "old": host.previous.verdict or host.previous.status or "",
+                     "new": verdict.name if verdict else host.status.value})
+    counts = [(c, run.history.changes.get(c, 0)) for c in CHANGE_ORDER]
+    return {"previous": run.history.previous_run_id, "previous_started": _when(run.history.previous_started),
+            "counts": counts, "rows": rows, "total": len(changed)}
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else ""
 
@@ -186,6 +234,7 @@ def render_html(run: RunResult) -> str:
         action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=legend,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in _verdict_counts(run)],
+        changes=_changes(run), trend=_trend(run), waivers=run.waivers,
     )
 
 

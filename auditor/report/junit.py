@@ -39,7 +39,7 @@ def _testcase(suite: ET.Element, classname: str, check: CheckResult) -> str:
         node = ET.SubElement(case, "failure", message=message, type=check.severity.value)
     elif check.status == CheckStatus.error:
         node = ET.SubElement(case, "error", message=message, type="check_error")
-    elif check.status in (CheckStatus.skipped, CheckStatus.not_applicable):
+    elif check.status in (CheckStatus.skipped, CheckStatus.not_applicable, CheckStatus.waived):
         ET.SubElement(case, "skipped", message=xml_text(f"{check.status.value}: {check.message}".rstrip(": ")))
         return check.status.value
     else:
@@ -84,7 +84,7 @@ def _host_suite(root: ET.Element, host: HostResult, catalogue: Catalogue) -> dic
             counts["tests"] += 1
             counts["failures"] += outcome == "failed"
             counts["errors"] += outcome == "error"
-            counts["skipped"] += outcome in ("skipped", "not_applicable")
+            counts["skipped"] += outcome in ("skipped", "not_applicable", "waived")
         for index, task in enumerate(play.tasks, start=1):
             outcome = _task_testcase(suite, classname, index, task)
             counts["tests"] += 1

@@ -20,8 +20,8 @@ from auditor.results import (
 
 
 CHECK_STATUS_ORDER = {
-    CheckStatus.error: 0, CheckStatus.failed: 1, CheckStatus.passed: 2,
-    CheckStatus.skipped: 3, CheckStatus.not_applicable: 4,
+    CheckStatus.error: 0, CheckStatus.failed: 1, CheckStatus.waived: 2, CheckStatus.passed: 3,
+    CheckStatus.skipped: 4, CheckStatus.not_applicable: 5,
 }
 
 
@@ -74,7 +74,7 @@ def host_view(host: HostResult, catalogue: Catalogue) -> dict[str, Any]:
             "verdict": play.verdict.model_dump(mode="json") if play.verdict else None,
             "checks": [
                 _drop_empty(c.model_dump(mode="json", include={
-                    "id", "title", "severity", "status", "message", "evidence", "remediation", "refs",
+                    "id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver",
                 }))
                 for c in checks
             ],
@@ -104,6 +104,7 @@ def host_view(host: HostResult, catalogue: Catalogue) -> dict[str, Any]:
         "tasks": task_counts(host) if host.all_tasks() else {},
         "total_ms": host.timings.total_ms,
         "plays": plays,
+        "previous": host.previous.model_dump(mode="json") if host.previous else None,
     }
 
 

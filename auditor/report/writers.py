@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from auditor.errors import UsageError
+from auditor.errors import AuditorError, ExitCode, UsageError
 from auditor.report.csv import write_csv
-from auditor.report.files import atomic_write, report_path
+from auditor.report.files import atomic_write, check_output_folder, report_path  # noqa: F401  (check_output_folder: re-exported)
 from auditor.report.html import write_html
 from auditor.report.junit import write_junit
 from auditor.report.redact import redact_run
@@ -43,8 +43,32 @@ def parse_formats(spec: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
+class ReportsNotWritten(AuditorError):
+    """Some report formats could not be written; the others were (``written``). Exit code 4."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, written: list[Path]):
+        super().__init__(message)
+        self.written = written
+
+
 def write_reports(run: RunResult, formats: list[str], out_dir: Path) -> list[Path]:
-    """Write every requested format into ``out_dir``; returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every requested format into ``out_dir``; returns the paths written. A format that fails never stops
+    the others: they are all attempted, then ``ReportsNotWritten`` says which failed and lists what was written."""
     safe = redact_run(run)
-    return [WRITERS[fmt](safe, out_dir) for fmt in formats]
+    written: list[Path] = []
+    failures: list[str] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportsNotWritten(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}", []) from None
+    for fmt in formats:
+        try:
+            written.append(WRITERS[fmt](safe, out_dir))
+        except OSError as exc:
+            failures.append(f"{fmt}: {exc.strerror or exc}")
+    if failures:
+        raise ReportsNotWritten(f"{out_dir}: could not write the {', '.join(failures)} report(s)"
+                                + (f"; written: {', '.join(str(p) for p in written)}" if written else ""), written)
+    return written

@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from auditor.errors import UsageError
 from auditor.sinks import Sink
 from auditor.store.sink import StoreSink
 from auditor.store.store import Store, open_store
@@ -41,3 +42,12 @@ def recording(store_option: str | None) -> Iterator[Recording]:
     finally:
         if store is not None:
             store.close()
+
+
+def stored_run_inputs(store_option: str | None, run_id: str) -> tuple[list[str], list[str], str | None]:
+    """A stored run's playbooks, inventory sources and limit: what ``--resume`` plans with when not given."""
+    with recording(store_option) as history:
+        if history.store is None:
+            raise UsageError("--resume needs the history store (it is turned off: --store none or AUDITOR_STORE=none)")
+        record = history.store.get_run(run_id)
+        return [p.id for p in record.playbooks], list(record.inventory_sources), record.limit

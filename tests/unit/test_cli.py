@@ -11,7 +11,7 @@ from auditor.errors import ExitCode
 @pytest.mark.parametrize(
     "argv, code, needle",
     [
-        (["run"], ExitCode.USAGE, "Missing argument"),
+        (["run"], ExitCode.USAGE, "give at least one PLAYBOOK"),
         (["run", "pb.yml", "-i", "x", "--forks", "0"], ExitCode.USAGE, "--forks"),
         (["nosuch"], ExitCode.USAGE, "No such command"),
         (["run", "tests/data/playbooks/linux-basics.yml", "-i", "x", "--report", "pdf"], ExitCode.USAGE, "unknown report format pdf"),

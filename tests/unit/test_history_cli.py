@@ -89,7 +89,7 @@ def test_list_table_and_json(capsys, url):
 def test_store_from_the_environment(capsys, url, monkeypatch):
     two_scans(url)
     monkeypatch.setenv("AUDITOR_STORE", url)
-    code, out, _ = run_cli(capsys, "history", "list", "-f", "json")
+    code, out, _ = run_cli(capsys, "history", "list", "--format", "json")
     assert code == 0 and len(json.loads(out)) == 2
 
 
@@ -111,7 +111,7 @@ def test_prune_prints_what_it_removed(capsys, url):
     checks = sum(len(h.all_checks()) for h in old.hosts)
     code, out, _ = run_cli(capsys, "history", "prune", "--older-than", "7d", "--store", url)
     assert code == 0 and out.strip() == f"Removed 1 runs (16 host results, {checks} check results) older than 7d."
-    code, out, _ = run_cli(capsys, "history", "list", "--store", url, "-f", "json")
+    code, out, _ = run_cli(capsys, "history", "list", "--store", url, "--format", "json")
     assert [r["id"] for r in json.loads(out)] == ["run-new-2"]
 
 
@@ -143,7 +143,7 @@ def test_diff_table_shows_counts_changed_hosts_and_the_file_diff(capsys, url):
 
 def test_diff_with_one_run_compares_it_with_the_latest_of_its_playbooks(capsys, url):
     two_scans(url)
-    code, out, _ = run_cli(capsys, "diff", "run-old-1", "--store", url, "-f", "json")
+    code, out, _ = run_cli(capsys, "diff", "run-old-1", "--store", url, "--format", "json")
     assert code == 0 and json.loads(out)["new"]["id"] == "run-new-2"
 
 

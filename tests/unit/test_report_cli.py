@@ -16,7 +16,7 @@ from tests.report_factory import make_run
 def test_report_renders_every_format_from_saved_json(tmp_path: Path, capsys) -> None:
     (saved,) = write_reports(make_run(24), ["json"], tmp_path / "in")
     out = tmp_path / "out"
-    assert main(["report", str(saved), "--format", "html,csv,junit,json", "--output", str(out)]) == 0
+    assert main(["report", str(saved), "--report", "html,csv,junit,json", "--output", str(out)]) == 0
     printed = capsys.readouterr().out.split()
     assert sorted(Path(p).suffix for p in printed) == [".csv", ".html", ".json", ".xml"]
     assert json.loads((out / saved.name).read_text()) == json.loads(saved.read_text())
@@ -40,7 +40,7 @@ def test_bad_json_is_one_line_with_file_and_exit_4(tmp_path: Path, capsys) -> No
 
 def test_unknown_format_is_a_usage_error(tmp_path: Path, capsys) -> None:
     (saved,) = write_reports(make_run(16), ["json"], tmp_path)
-    assert main(["report", str(saved), "--format", "html,pdf"]) == ExitCode.USAGE
+    assert main(["report", str(saved), "--report", "html,pdf"]) == ExitCode.USAGE
     assert "pdf" in capsys.readouterr().err
 
 
@@ -48,4 +48,4 @@ def test_run_id_from_a_file_cannot_escape_the_output_folder(tmp_path: Path) -> N
     run = make_run(16)
     run.run_id = "../../etc/passwd"
     path = report_path(tmp_path, run, "html")
-    assert path.parent == tmp_path and path.name == "auditor-etc_passwd.html"
+    assert path.parent == tmp_path and path.name == "auditor-20261121T080000Z-etc_passwd.html"

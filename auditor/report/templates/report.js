@@ -123,6 +123,8 @@
     tr.setAttribute("data-detail-for", h.id);
     td.appendChild(el("h3", null, "Host " + h.name));
     if (h.error) td.appendChild(el("p", "alert", "Host " + h.status.replace("_", " ") + ": " + h.error));
+    if (h.previous) td.appendChild(el("p", "muted", "Since the previous scan (run " + h.previous.run_id + "): " + h.previous.change +
+      "; before: " + (h.previous.verdict || h.previous.status || "not audited")));
     h.plays.forEach(function (p) { td.appendChild(playBlock(p)); });
     if (!h.plays.length && !h.error) td.appendChild(el("p", "muted", "No plays ran on this host."));
     tr.appendChild(td);
