@@ -27,6 +27,7 @@ from winrm.protocol import Protocol
 
 from auditor.transports.base import AuthFailed, ConnectFailed, TransportError, TransportTimeout
 from auditor.transports.winrm_engine import Engine, StillRunning, Transient, root_errno, short
+from auditor.transports.wsman import kerberos
 
 T = TypeVar("T")
 
@@ -62,27 +63,68 @@ def _pool() -> ThreadPoolExecutor:
 class PywinrmEngine(Engine):
     _proto: Protocol | None = None  # set per instance when the session opens
 
+    _ccache: str | None = None  # Kerberos: the private ticket cache (None: the user's own)
+
     def _new_protocol(self) -> Protocol:
         o = self.opts
+        extra: dict[str, object] = {}
+        if o.kerberos is not None:  # pywinrm's Kerberos (pykerberos) with the same principal and SPN
+            k = o.kerberos
+            extra = {"username": k.principal, "password": None, "kerberos_delegation": k.delegate,
+                     "kerberos_hostname_override": k.spn_host, "service": k.service, "send_cbt": k.send_cbt}
+        elif o.auth == "credssp":
+            extra = {"credssp_auth_mechanism": o.credssp_mechanism}
         try:
-            return Protocol(
-                endpoint=o.endpoint(self.spec.host), transport=o.auth,  # type: ignore[arg-type]
-                username=self.spec.user, password=self.spec.password,
-                server_cert_validation=o.cert_validation,  # type: ignore[arg-type]
-                ca_trust_path=o.ca_trust_path,  # type: ignore[arg-type]
-                cert_pem=o.cert_pem, cert_key_pem=o.cert_key_pem,
-                read_timeout_sec=o.read_timeout, operation_timeout_sec=o.operation_timeout,
-                message_encryption=o.message_encryption,  # type: ignore[arg-type]
-                proxy=None,  # never pick a proxy up from the environment
-            )
+            return Protocol(**{  # type: ignore[arg-type]
+                "endpoint": o.endpoint(self.spec.host), "transport": o.auth,
+                "username": self.spec.user, "password": self.spec.password,
+                "server_cert_validation": o.cert_validation, "ca_trust_path": o.ca_trust_path,
+                "cert_pem": o.cert_pem, "cert_key_pem": o.cert_key_pem,
+                "read_timeout_sec": o.read_timeout, "operation_timeout_sec": o.operation_timeout,
+                "message_encryption": o.message_encryption,
+                "proxy": None,  # never pick a proxy up from the environment
+                **extra})
         except (WinRMError, InvalidCredentialsError) as exc:
             raise TransportError(f"WinRM to {self.where}: {self.scrub(str(exc))}") from None
 
+    def _kerberos_ready(self) -> None:
+        """In the pool thread: the ticket (managed kinit), this thread's default cache pointed at it
+        (MIT's gss_krb5_ccache_name is per thread, and pykerberos uses the default cache), and a first
+        context made here, so a failure is classified exactly as the native engine does."""
+        k = self.opts.kerberos
+        assert k is not None
+        import gssapi.raw
+        import spnego
+        import spnego.exceptions
+
+        self._ccache = kerberos.ticket_cache(k)
+        gssapi.raw.krb5_ccache_name(self._ccache.encode() if self._ccache else None)
+        try:
+            spnego.client(kerberos.credential(k, self._ccache), hostname=k.spn_host, service=k.service,
+                          protocol="kerberos").step()
+        except spnego.exceptions.SpnegoError as exc:
+            raise kerberos.classify_exception(exc, k) from None
+
     async def _call(self, fn: Callable[[Protocol], T], deadline: float) -> T:
         """Run a blocking pywinrm call in the pool; map its failures to transport errors."""
+        fresh = self._proto is None
         if self._proto is None:
             self._proto = self._new_protocol()
         proto = self._proto
+        if self.opts.kerberos is not None:
+            inner, ccache = fn, self._ccache
+
+            def fn(p: Protocol) -> T:  # type: ignore[no-redef]
+                import gssapi.raw
+
+                if fresh:
+                    self._kerberos_ready()
+                else:  # pool threads serve every host: point this one at our cache for this call
+                    gssapi.raw.krb5_ccache_name(ccache.encode() if ccache else None)
+                try:
+                    return inner(p)
+                except InvalidCredentialsError:
+                    raise self._skew_probe() or InvalidCredentialsError("rejected") from None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TransportTimeout(f"WinRM to {self.where}: deadline passed")
@@ -101,8 +143,31 @@ class PywinrmEngine(Engine):
         except Exception as exc:  # noqa: BLE001 - every pywinrm/requests failure is mapped here
             raise self._map(exc) from None
 
+    def _skew_probe(self) -> kerberos.KerberosFailure | None:
+        """After a Kerberos rejection: the host's clock from an unauthenticated request's ``Date``
+        (pywinrm keeps the rejected reply to itself), as the native engine reads it from the 401."""
+        o = self.opts
+        assert o.kerberos is not None
+        verify: bool | str = False if o.cert_validation == "ignore" else (o.ca_trust_path or True)
+        try:
+            with requests.Session() as session:
+                session.trust_env = False
+                reply = session.post(o.endpoint(self.spec.host), data=b"", verify=verify,
+                                     timeout=(self.spec.connect_timeout, 5))
+        except requests.exceptions.RequestException:
+            return None
+        return kerberos.skew_failure(o.kerberos, reply.headers.get("Date"))
+
     def _map(self, exc: Exception) -> Exception:
         where = self.where
+        if isinstance(exc, kerberos.KerberosFailure):
+            self.drop()
+            return self.auth_failed(exc.outcome, exc.message)
+        if self.opts.kerberos is not None and type(exc).__name__ in ("KerberosExchangeError",
+                                                                     "MutualAuthenticationError"):
+            self.drop()
+            failure = kerberos.classify_text(str(exc), self.opts.kerberos)
+            return self.auth_failed(failure.outcome, failure.message)
         if isinstance(exc, InvalidCredentialsError):
             return AuthFailed(f"WinRM to {where}: the host rejected the credentials ({self.opts.auth} auth)")
         if isinstance(exc, requests.exceptions.SSLError):
@@ -124,7 +189,7 @@ class PywinrmEngine(Engine):
             code = exc.wsman_fault_code or exc.wmierror_code
             return self.fault(code, str(exc.reason))
         if isinstance(exc, WinRMTransportError):
-            return TransportError(f"WinRM to {where}: HTTP {exc.code} from the server")
+            return self.http_status(exc.code, str(exc.response_text or ""))
         if isinstance(exc, (WinRMError, requests.exceptions.RequestException)):
             return TransportError(f"WinRM to {where}: {self.scrub(short(exc))}")
         return TransportError(f"WinRM to {where}: {type(exc).__name__}: {self.scrub(short(exc))}")
@@ -136,17 +201,21 @@ class PywinrmEngine(Engine):
     async def open_shell(self, deadline: float) -> None:
         self.shell_id = await self._call(lambda p: p.open_shell(codepage=65001, noprofile=True), deadline)
 
+    def _shell(self) -> str:
+        assert self.shell_id is not None, "open_shell first"
+        return self.shell_id
+
     async def command(self, arguments: list[str], console_mode_stdin: bool, deadline: float) -> str:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         return await self._call(
             lambda p: p.run_command(shell_id, "powershell", arguments, console_mode_stdin=console_mode_stdin), deadline)
 
     async def send(self, command_id: str, data: bytes, end: bool, deadline: float) -> None:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         await self._call(lambda p: p.send_command_input(shell_id, command_id, data, end), deadline)
 
     async def receive(self, command_id: str, operation_timeout: int, deadline: float) -> tuple[bytes, bytes, int | None, bool]:
-        shell_id = self.shell_id
+        shell_id = self._shell()
 
         def call(p: Protocol) -> tuple[bytes, bytes, int, bool]:
             p.operation_timeout_sec = operation_timeout
@@ -154,7 +223,7 @@ class PywinrmEngine(Engine):
         return await self._call(call, deadline)
 
     async def signal_terminate(self, command_id: str, deadline: float) -> None:
-        shell_id = self.shell_id
+        shell_id = self._shell()
         await self._call(lambda p: p.cleanup_command(shell_id, command_id), deadline)
 
     async def delete_shell(self, deadline: float) -> None:

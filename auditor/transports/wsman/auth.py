@@ -13,10 +13,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import base64
-import email.utils
 import functools
 import hashlib
-import time
 from typing import Any
 
 import spnego
@@ -241,26 +239,12 @@ class KerberosAuthenticator(ContextAuthenticator):
             return ctx.step(token)
         except spnego.exceptions.SpnegoError as exc:
             failure = kerberos.classify_exception(exc, self.opts)
-            skewed = self._skew_failure(reply) if reply is not None else None
+            skewed = kerberos.skew_failure(self.opts, reply.header("date")) if reply is not None else None
             raise (skewed if skewed and "clock skew" in failure.message else failure) from None
 
-    def _skew_failure(self, reply: Response) -> kerberos.KerberosFailure | None:
-        """Clock skew, measured: the host's HTTP ``Date`` against this machine's clock."""
-        skew = clock_skew(reply)
-        if skew is None or abs(skew) <= kerberos.SKEW_LIMIT:
-            return None
-        side = "ahead of" if skew > 0 else "behind"
-        return kerberos.KerberosFailure(
-            "auth", f"Kerberos: clock skew: {self.opts.spn_host}'s clock is {_duration(abs(skew))} {side} this "
-                    f"machine's (HTTP Date; Kerberos allows {kerberos.SKEW_LIMIT // 60} min): sync the clocks "
-                    f"(w32tm /resync on the host, chrony/ntp here)")
-
     def rejected(self, reply: Response) -> Exception:
-        if reply.status == 401:
-            skewed = self._skew_failure(reply)
-            if skewed is not None:
-                return skewed
-        return super().rejected(reply)
+        skewed = kerberos.skew_failure(self.opts, reply.header("date")) if reply.status == 401 else None
+        return skewed if skewed is not None else super().rejected(reply)
 
 
 class CredSSPAuthenticator(ContextAuthenticator):
@@ -300,24 +284,6 @@ class CredSSPAuthenticator(ContextAuthenticator):
 def ntlm_credential(user: str, password: str) -> spnego.NTLMHash:
     """The user's NT hash, derived once per process (see ``ntlm_hash``)."""
     return spnego.NTLMHash(user, nt_hash=nt_hash(password))
-
-
-def clock_skew(reply: Response) -> float | None:
-    """Seconds the host's clock (its HTTP ``Date``) is ahead of this machine's; None without a date."""
-    date = reply.header("date")
-    if not date:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def channel_bindings(cert_der: bytes | None) -> GssChannelBindings | None:

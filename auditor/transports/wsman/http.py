@@ -59,8 +59,12 @@ class HttpConnection:
         """Connect (TLS when configured); OSError / ssl.SSLError propagate for the caller to map."""
         if self._writer is not None:
             return
-        tls = {"ssl": self.ssl_context, "server_hostname": self.server_hostname or self.host} if self.ssl_context else {}
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=READ_CHUNK, **tls)
+        if self.ssl_context is not None:
+            self._reader, self._writer = await asyncio.open_connection(
+                self.host, self.port, limit=READ_CHUNK, ssl=self.ssl_context,
+                server_hostname=self.server_hostname or self.host)
+        else:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=READ_CHUNK)
         sock = self._writer.get_extra_info("socket")
         if sock is not None:  # small request/reply pairs: never wait for a delayed ACK
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

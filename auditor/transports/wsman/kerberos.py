@@ -14,11 +14,15 @@ can fix to a ``KerberosFailure``: the host outcome it means and what to change.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
+
+import spnego
 
 from auditor.transports.winrm_options import KRB5_CONFIG_VAR, KerberosOptions
 
@@ -116,6 +120,51 @@ def classify(code: int | None, text: str, opts: KerberosOptions) -> KerberosFail
         return KerberosFailure("auth", f"Kerberos: {opts.spn_host} could not decrypt its ticket (stale keytab or "
                                        f"duplicate SPN {spn}): check setspn -Q {spn}")
     return KerberosFailure("auth", f"Kerberos: {_one_line(text)}")
+
+
+# MIT krb5's words for the codes above, for libraries that pass on only the text (pykerberos)
+_TEXTS = [("Clock skew too great", CLOCK_SKEW), ("Preauthentication failed", PREAUTH_FAILED),
+          ("Password incorrect", BAD_INTEGRITY), ("Cannot contact any KDC", KDC_UNREACHABLE),
+          ("Cannot find KDC for realm", REALM_UNKNOWN), ("Cannot resolve network address for KDC", REALM_CANT_RESOLVE),
+          ("Server not found in Kerberos database", S_PRINCIPAL_UNKNOWN), ("Client not found", C_PRINCIPAL_UNKNOWN),
+          ("Clients credentials have been revoked", CLIENT_REVOKED), ("Password has expired", KEY_EXPIRED),
+          ("No Kerberos credentials available", FCC_NOFILE), ("No credentials cache found", FCC_NOFILE)]
+
+
+def classify_text(text: str, opts: KerberosOptions) -> KerberosFailure:
+    """``classify`` from a message alone."""
+    for words, code in _TEXTS:
+        if words.lower() in text.lower():
+            return classify(code, text, opts)
+    if re.search(r"Server \S+ not found in Kerberos database", text):
+        return classify(S_PRINCIPAL_UNKNOWN, text, opts)
+    if re.search(r"Client '?\S+'? not found in Kerberos database", text):
+        return classify(C_PRINCIPAL_UNKNOWN, text, opts)
+    return classify(None, text, opts)
+
+
+def skew_seconds(date_header: str | None) -> float | None:
+    """Seconds a host's clock (its HTTP ``Date``) is ahead of this machine's; None without a date."""
+    if not date_header:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(date_header).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+
+
+def skew_failure(opts: KerberosOptions, date_header: str | None) -> KerberosFailure | None:
+    """Clock skew, measured from the host's ``Date`` header, when it is over Kerberos' limit."""
+    skew = skew_seconds(date_header)
+    if skew is None or abs(skew) <= SKEW_LIMIT:
+        return None
+    minutes, secs = divmod(int(round(abs(skew))), 60)
+    hours, minutes = divmod(minutes, 60)
+    size = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+    side = "ahead of" if skew > 0 else "behind"
+    return KerberosFailure("auth", f"Kerberos: clock skew: {opts.spn_host}'s clock is {size} {side} this machine's "
+                                   f"(HTTP Date; Kerberos allows {SKEW_LIMIT // 60} min): sync the clocks "
+                                   f"(w32tm /resync on the host, chrony/ntp here)")
 
 
 def _one_line(text: str) -> str:
@@ -228,10 +277,8 @@ def forget_tickets() -> None:
         _keep.clear()
 
 
-def credential(opts: KerberosOptions, ccache: str | None) -> object:
+def credential(opts: KerberosOptions, ccache: str | None) -> spnego.KerberosCCache | spnego.CredentialCache:
     """The pyspnego credential for a client context: the private cache, or the default one."""
-    import spnego
-
     if ccache is not None:
         return spnego.KerberosCCache(ccache=ccache, principal=opts.principal)
     return spnego.CredentialCache(username=opts.principal)
