@@ -55,6 +55,7 @@ class LabRealm:
         self.port = 0
         self._k5: _LoopbackRealm | None = None
         self.workdir: Path | None = None
+        self.users: dict[str, str] = {}   # name -> principal (a shared realm is asked for the same user again)
 
     @property
     def kdc(self) -> str:
@@ -86,10 +87,13 @@ class LabRealm:
     def add_user(self, name: str, password: str) -> str:
         """A user principal that needs pre-authentication (so a wrong password is the KDC's "preauth failed")."""
         principal = f"{name}@{self.realm}"
+        if name in self.users:
+            return principal
         if '"' in password or "\n" in password:
             raise ValueError("lab passwords cannot hold double quotes or newlines")
         # kadmin's own command parser takes a double-quoted argument (shell quoting would be kept literally)
         self._kadmin(f'addprinc +requires_preauth -pw "{password}" {principal}')
+        self.users[name] = principal
         return principal
 
     def add_service(self, host: str, service: str = "HTTP") -> Path:

@@ -7,7 +7,7 @@ header, and its Kerberos acceptor, which then rejects tickets with a real "clock
     await host.start()      # -> host.port
     await host.stop()
 
-The child is ``python -m auditor.lab.kerberos.skew``: it reads its host as one JSON line on stdin,
+The child is ``python -m auditor.lab.kerberos.skewed_child``: it reads its host as one JSON line on stdin,
 prints ``port <n>`` once it listens, and stops when stdin closes (so it never outlives the lab).
 """
 
@@ -48,7 +48,7 @@ class SkewedHost:
         if self.krb5_conf:
             env["KRB5_CONFIG"] = self.krb5_conf
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "auditor.lab.kerberos.skew", stdin=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "auditor.lab.kerberos.skewed_child", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, env=env)
         assert self._proc.stdin is not None and self._proc.stdout is not None
         spec = {"name": c.name, "address": c.address, "port": c.port if c.port is not None else c.default_port(),
@@ -76,21 +76,3 @@ class SkewedHost:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-
-
-async def _serve() -> None:
-    from auditor.lab.winrs.fleet import WinrsFleet
-
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    spec = json.loads(await reader.readline())
-    config = WinrsHostConfig(spec["name"], address=spec["address"], port=spec["port"], user=spec["user"],
-                             password=spec["password"], auth=frozenset(spec["auth"]), keytab=spec["keytab"])
-    async with WinrsFleet([config], network=f"{spec['address']}/32") as fleet:
-        print(f"port {fleet.endpoints[0].port}", flush=True)
-        await reader.read()  # until the parent closes our stdin
-
-
-if __name__ == "__main__":
-    asyncio.run(_serve())
