@@ -40,6 +40,7 @@ AREA_MOUNTS = [
     ("auditor.lab.cli", "register"),
     ("auditor.report.cli", "register"),
     ("auditor.remediate.cli", "register"),
+    ("auditor.doctor.cli", "register"),
 ]
 
 
