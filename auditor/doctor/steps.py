@@ -151,15 +151,8 @@ async def kerberos_ticket(opts) -> Step:  # noqa: ANN001 - WinrmOptions
     k = opts.kerberos
 
     def fetch() -> str:
-        import spnego
-        import spnego.exceptions
-
         ccache = kerberos.ticket_cache(k)
-        try:
-            spnego.client(kerberos.credential(k, ccache), hostname=k.spn_host, service=k.service,
-                          protocol="kerberos").step()
-        except spnego.exceptions.SpnegoError as exc:
-            raise kerberos.classify_exception(exc, k) from None
+        kerberos.service_context(k, ccache)
         return "a private in-memory cache (managed kinit)" if ccache else "the user's credential cache"
 
     try:

@@ -28,6 +28,7 @@ from winrm.protocol import Protocol
 from auditor.transports.base import AuthFailed, ConnectFailed, TransportError, TransportTimeout
 from auditor.transports.winrm_engine import Engine, StillRunning, Transient, root_errno, short
 from auditor.transports.wsman import kerberos
+from auditor.transports.wsman.auth import not_offered
 
 T = TypeVar("T")
 
@@ -72,10 +73,8 @@ class PywinrmEngine(Engine):
             k = o.kerberos
             extra = {"username": k.principal, "password": None, "kerberos_delegation": k.delegate,
                      "kerberos_hostname_override": k.spn_host, "service": k.service, "send_cbt": k.send_cbt}
-        elif o.auth == "credssp":
-            extra = {"credssp_auth_mechanism": o.credssp_mechanism}
         try:
-            return Protocol(**{  # type: ignore[arg-type]
+            proto = Protocol(**{  # type: ignore[arg-type]
                 "endpoint": o.endpoint(self.spec.host), "transport": o.auth,
                 "username": self.spec.user, "password": self.spec.password,
                 "server_cert_validation": o.cert_validation, "ca_trust_path": o.ca_trust_path,
@@ -86,6 +85,9 @@ class PywinrmEngine(Engine):
                 **extra})
         except (WinRMError, InvalidCredentialsError) as exc:
             raise TransportError(f"WinRM to {self.where}: {self.scrub(str(exc))}") from None
+        if o.auth == "credssp":  # the Transport has it, Protocol does not pass it on: never "auto" (see options)
+            proto.transport.credssp_auth_mechanism = o.credssp_mechanism  # type: ignore[assignment]
+        return proto
 
     def _kerberos_ready(self) -> None:
         """In the pool thread: the ticket (managed kinit), this thread's default cache pointed at it
@@ -94,16 +96,10 @@ class PywinrmEngine(Engine):
         k = self.opts.kerberos
         assert k is not None
         import gssapi.raw
-        import spnego
-        import spnego.exceptions
 
         self._ccache = kerberos.ticket_cache(k)
         gssapi.raw.krb5_ccache_name(self._ccache.encode() if self._ccache else None)
-        try:
-            spnego.client(kerberos.credential(k, self._ccache), hostname=k.spn_host, service=k.service,
-                          protocol="kerberos").step()
-        except spnego.exceptions.SpnegoError as exc:
-            raise kerberos.classify_exception(exc, k) from None
+        kerberos.service_context(k, self._ccache)
 
     async def _call(self, fn: Callable[[Protocol], T], deadline: float) -> T:
         """Run a blocking pywinrm call in the pool; map its failures to transport errors."""
@@ -124,7 +120,7 @@ class PywinrmEngine(Engine):
                 try:
                     return inner(p)
                 except InvalidCredentialsError:
-                    raise self._skew_probe() or InvalidCredentialsError("rejected") from None
+                    raise self._rejection_probe() or InvalidCredentialsError("rejected") from None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TransportTimeout(f"WinRM to {self.where}: deadline passed")
@@ -132,6 +128,14 @@ class PywinrmEngine(Engine):
         # process exit, which joins them) waits out the full read timeout of a hung host.
         proto.transport.read_timeout_sec = (  # type: ignore[assignment]
             min(self.spec.connect_timeout, remaining + 0.5), min(self.opts.read_timeout, remaining + 1.5))
+        if self.opts.kerberos is None:
+            plain = fn
+
+            def fn(p: Protocol) -> T:  # type: ignore[no-redef]
+                try:
+                    return plain(p)
+                except InvalidCredentialsError:
+                    raise self._rejection_probe() or InvalidCredentialsError("rejected") from None
         fut = asyncio.get_running_loop().run_in_executor(_pool(), fn, proto)
         try:
             return await asyncio.wait_for(fut, timeout=remaining)
@@ -143,11 +147,10 @@ class PywinrmEngine(Engine):
         except Exception as exc:  # noqa: BLE001 - every pywinrm/requests failure is mapped here
             raise self._map(exc) from None
 
-    def _skew_probe(self) -> kerberos.KerberosFailure | None:
-        """After a Kerberos rejection: the host's clock from an unauthenticated request's ``Date``
-        (pywinrm keeps the rejected reply to itself), as the native engine reads it from the 401."""
+    def _rejection_probe(self) -> Exception | None:
+        """After a rejection, what the native engine reads from the 401 itself (pywinrm keeps it): one
+        unauthenticated request for the offered methods and, for Kerberos, the host's clock (``Date``)."""
         o = self.opts
-        assert o.kerberos is not None
         verify: bool | str = False if o.cert_validation == "ignore" else (o.ca_trust_path or True)
         try:
             with requests.Session() as session:
@@ -156,13 +159,22 @@ class PywinrmEngine(Engine):
                                      timeout=(self.spec.connect_timeout, 5))
         except requests.exceptions.RequestException:
             return None
-        return kerberos.skew_failure(o.kerberos, reply.headers.get("Date"))
+        scheme = {"basic": "Basic", "credssp": "CredSSP"}.get(o.auth, "Negotiate")
+        offered = [part.strip().split(" ", 1)[0] for part in reply.headers.get("WWW-Authenticate", "").split(",")
+                   if part.strip() and "=" not in part.strip().split(" ", 1)[0]]
+        problem = not_offered(scheme, offered) if reply.status_code == 401 else None
+        if problem:
+            return AuthFailed(f"WinRM to {self.where}: the host rejected the credentials ({o.auth} auth): {problem}")
+        return kerberos.skew_failure(o.kerberos, reply.headers.get("Date")) if o.kerberos is not None else None
 
     def _map(self, exc: Exception) -> Exception:
         where = self.where
         if isinstance(exc, kerberos.KerberosFailure):
             self.drop()
             return self.auth_failed(exc.outcome, exc.message)
+        if isinstance(exc, AuthFailed):  # from the rejection probe, already worded
+            self.drop()
+            return exc
         if self.opts.kerberos is not None and type(exc).__name__ in ("KerberosExchangeError",
                                                                      "MutualAuthenticationError"):
             self.drop()

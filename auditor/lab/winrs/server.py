@@ -23,6 +23,7 @@ from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
 from auditor.transports.wsman import sealing
 
 log = logging.getLogger(__name__)
+QUOTA_MAX_SHELLS = 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
 
 MAX_HEADER = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
@@ -42,6 +43,7 @@ class Faults:
     quota_after: int | None = None   # Command faults with ERROR_WSMAN_QUOTA_MAX_OPERATIONS after N per shell
     garbage: bool = False            # authenticate, then answer every SOAP request with bytes that are not XML
     max_envelope_kb: int | None = None  # a lowered MaxEnvelopeSizekb: larger requests get HTTP 413
+    max_shells: int | None = None    # MaxShellsPerUser: Create faults (HTTP 500, QUOTA_MAX_SHELLS) beyond it
 
 
 @dataclass
@@ -253,6 +255,11 @@ class WinrsHostServer:
                 soap.CONFIG_DEFAULTS, MaxEnvelopeSizekb=str(self.config.faults.max_envelope_kb or 500))
             return 200, soap.config_response(rid, req.resource, values)
         if req.action == soap.ACTION_CREATE:
+            if self.config.faults.max_shells is not None and len(self.shells) >= self.config.faults.max_shells:
+                return self._fault(rid, QUOTA_MAX_SHELLS, "w:QuotaLimit",
+                                   "The WS-Management service cannot process the request. This user is allowed a "
+                                   f"maximum number of {self.config.faults.max_shells} concurrent shells, which has "
+                                   "been exceeded. Close existing shells or raise the quota for this user.")
             shell = _Shell(str(uuid.uuid4()).upper())
             self.shells[shell.id] = shell
             scheme_addr = f"{self.config.scheme}://{self.config.address}:{self.port}/wsman"

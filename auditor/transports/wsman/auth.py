@@ -78,6 +78,14 @@ def offered_schemes(reply: Response) -> list[str]:
     return out
 
 
+def not_offered(scheme: str, offered: list[str]) -> str | None:
+    """The one-line problem when a 401 offers schemes but not ``scheme`` (None: it is offered)."""
+    if not offered or scheme.lower() in (s.lower() for s in offered):
+        return None
+    return (f"the listener does not offer {scheme} authentication (it offers {', '.join(offered)}): enable it in "
+            f"the WinRM service or choose another ansible_winrm_transport")
+
+
 def _token(reply: Response, scheme: str) -> bytes | None:
     """The security token a reply carries for ``scheme`` (Negotiate replies may say Kerberos or NTLM)."""
     names = {scheme.lower(), "negotiate", "kerberos", "ntlm"} if scheme == "Negotiate" else {scheme.lower()}
@@ -125,10 +133,9 @@ class ContextAuthenticator(Authenticator, abc.ABC):
 
     def rejected(self, reply: Response) -> Exception:
         offered = offered_schemes(reply)
-        if reply.status == 401 and offered and self.scheme.lower() not in (s.lower() for s in offered):
-            return AuthRejected(f"the listener does not offer {self.scheme} authentication (it offers "
-                                f"{', '.join(offered)}): enable it in the WinRM service or choose another "
-                                f"ansible_winrm_transport")
+        problem = not_offered(self.scheme, offered) if reply.status == 401 else None
+        if problem:
+            return AuthRejected(problem)
         listed = f" (it offers {', '.join(offered)})" if offered else ""
         if reply.status == 401:
             return AuthRejected(f"the service rejected the credentials{listed}")
@@ -216,26 +223,21 @@ class KerberosAuthenticator(ContextAuthenticator):
     def __init__(self, opts: KerberosOptions, seal: bool):
         super().__init__(opts.spn_host, seal)
         self.opts = opts
+        self._first = b""
 
     async def make_context(self, http: HttpConnection) -> Any:
         cbt = channel_bindings(http.peer_certificate()) if self.opts.send_cbt else None
-        # kinit and the first step talk to the KDC: blocking, so in a worker thread
-        return await asyncio.to_thread(self._new_kerberos_context, cbt)
+        # kinit and the service ticket talk to the KDC: blocking, so in a worker thread
+        ctx, self._first = await asyncio.to_thread(self._new_kerberos_context, cbt)
+        return ctx
 
-    def _new_kerberos_context(self, cbt: GssChannelBindings | None) -> Any:
-        ccache = kerberos.ticket_cache(self.opts)
-        flags = spnego.ContextReq.default | (spnego.ContextReq.delegate if self.opts.delegate else 0)
-        try:
-            return spnego.client(kerberos.credential(self.opts, ccache), hostname=self.opts.spn_host,
-                                 service=self.opts.service, channel_bindings=cbt, context_req=flags,
-                                 protocol="kerberos")
-        except spnego.exceptions.SpnegoError as exc:
-            raise kerberos.classify_exception(exc, self.opts) from None
+    def _new_kerberos_context(self, cbt: GssChannelBindings | None) -> tuple[Any, bytes]:
+        return kerberos.service_context(self.opts, kerberos.ticket_cache(self.opts), cbt, self.opts.delegate)
 
     async def step(self, ctx: Any, token: bytes | None, reply: Response | None = None) -> bytes | None:
+        if token is None:
+            return self._first  # the AP-REQ, made with the context
         try:
-            if token is None:  # the service ticket may need a TGS exchange
-                return await asyncio.to_thread(ctx.step)
             return ctx.step(token)
         except spnego.exceptions.SpnegoError as exc:
             failure = kerberos.classify_exception(exc, self.opts)

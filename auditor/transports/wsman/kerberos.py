@@ -52,6 +52,7 @@ class KerberosFailure(Exception):
 
     outcome: str
     message: str
+    code: int | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -71,6 +72,12 @@ def _realm(principal: str | None) -> str:
 def classify(code: int | None, text: str, opts: KerberosOptions) -> KerberosFailure:
     """The failure ``code`` (krb5 table, signed or unsigned) with ``text`` (the library's words) means."""
     code = signed32(code)
+    failure = _classify(code, text, opts)
+    failure.code = code
+    return failure
+
+
+def _classify(code: int | None, text: str, opts: KerberosOptions) -> KerberosFailure:
     who, realm, spn = opts.principal or "the cached principal", _realm(opts.principal), opts.spn
     conf = os.environ.get("KRB5_CONFIG") or "/etc/krb5.conf"
     if code in (PREAUTH_FAILED, BAD_INTEGRITY):
@@ -102,8 +109,9 @@ def classify(code: int | None, text: str, opts: KerberosOptions) -> KerberosFail
     if code == S_PRINCIPAL_UNKNOWN:
         server = re.search(r"Server (\S+) not found", text)
         name = server.group(1) if server else spn
-        if name.startswith("krbtgt/"):
-            other = name.split("/", 1)[1].split("@", 1)[0]
+        service_realm = name.rpartition("@")[2] if "@" in name else ""
+        if name.startswith("krbtgt/") or (service_realm and realm != "the default realm" and service_realm != realm):
+            other = name.split("/", 1)[1].split("@", 1)[0] if name.startswith("krbtgt/") else service_realm
             return KerberosFailure("config", f"Kerberos: realm/DNS mismatch: {opts.spn_host} maps to realm {other}, "
                                              f"which {realm} has no trust with: fix [domain_realm] in {conf}")
         if opts.by_ip:
@@ -271,10 +279,13 @@ _keep: list[object] = []
 
 
 def forget_tickets() -> None:
-    """Drop every managed ticket (tests; a new kinit follows on next use)."""
+    """Drop every managed ticket and the krb5.conf choice (between tests; a new kinit follows on next use)."""
+    global _config_set_by_us
     with _kinits_lock:
         _kinits.clear()
         _keep.clear()
+    with _config_lock:
+        _config_set_by_us = None
 
 
 def credential(opts: KerberosOptions, ccache: str | None) -> spnego.KerberosCCache | spnego.CredentialCache:
@@ -282,3 +293,45 @@ def credential(opts: KerberosOptions, ccache: str | None) -> spnego.KerberosCCac
     if ccache is not None:
         return spnego.KerberosCCache(ccache=ccache, principal=opts.principal)
     return spnego.CredentialCache(username=opts.principal)
+
+
+# --- the service ticket ------------------------------------------------------------------------------
+
+def service_context(opts: KerberosOptions, ccache: str | None, channel_bindings: object = None,
+                    delegate: bool = False) -> tuple[object, bytes]:
+    """A client context for ``opts.spn`` and its first token (the AP-REQ): blocking, it may ask the KDC
+    for the service ticket. Failures are classified; an unknown SPN is looked up once more in the user's
+    own realm, which tells a missing SPN from a host name that krb5.conf maps to another realm."""
+    import spnego.exceptions
+
+    flags = spnego.ContextReq.default | (spnego.ContextReq.delegate if delegate else 0)
+    try:
+        ctx = spnego.client(credential(opts, ccache), hostname=opts.spn_host, service=opts.service,
+                            channel_bindings=channel_bindings, context_req=flags,  # type: ignore[arg-type]
+                            protocol="kerberos")
+        return ctx, ctx.step() or b""
+    except spnego.exceptions.SpnegoError as exc:
+        failure = classify_exception(exc, opts)
+    if failure.code == S_PRINCIPAL_UNKNOWN and not opts.by_ip and _spn_in_own_realm(opts, ccache):
+        realm = _realm(opts.principal)
+        conf = os.environ.get("KRB5_CONFIG") or "/etc/krb5.conf"
+        failure = KerberosFailure("config", f"Kerberos: realm/DNS mismatch: {opts.spn} exists in {realm}, but "
+                                            f"krb5.conf maps {opts.spn_host} to another realm: fix [domain_realm] "
+                                            f"in {conf}", S_PRINCIPAL_UNKNOWN)
+    raise failure
+
+
+def _spn_in_own_realm(opts: KerberosOptions, ccache: str | None) -> bool:
+    import gssapi
+    import krb5
+
+    realm = opts.principal.rpartition("@")[2] if opts.principal and "@" in opts.principal else \
+        krb5.get_default_realm(krb5.init_context()).decode()
+    name = gssapi.Name(f"{opts.service}/{opts.spn_host}@{realm}", name_type=gssapi.NameType.kerberos_principal)
+    mech = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
+    try:
+        creds = gssapi.Credentials(usage="initiate", mechs=[mech], store={"ccache": ccache} if ccache else None)
+        gssapi.SecurityContext(name=name, creds=creds, usage="initiate", mech=mech).step()
+    except gssapi.exceptions.GSSError:
+        return False
+    return True
