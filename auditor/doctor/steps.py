@@ -47,6 +47,15 @@ async def tcp(host: str, port: int, timeout: float, what: str) -> Step:
     return Step("TCP", True, f"{host}:{port} accepts connections ({(time.monotonic() - started) * 1000:.0f} ms)")
 
 
+async def reach(host: str, port: int, timeout: float, what: str) -> tuple[list[Step], bool]:
+    """DNS then TCP; whether the host can be reached at all."""
+    step, _ = await dns(host, port)
+    steps = [step]
+    if step.ok:
+        steps.append(await tcp(host, port, timeout, what))
+    return steps, bool(steps[-1].ok)
+
+
 # --- WinRM ------------------------------------------------------------------------------------------
 
 async def winrm_steps(spec: ConnectionSpec) -> list[Step]:
@@ -58,11 +67,9 @@ async def winrm_steps(spec: ConnectionSpec) -> list[Step]:
         return [Step("options", False, str(exc), "fix the inventory variable named above")]
     steps = [Step("options", True, f"{opts.scheme}://{spec.host}:{opts.port}{opts.path}, auth {opts.auth}"
                                    + (f", engine {opts.client}" if opts.client != "native" else ""))]
-    step, _ = await dns(spec.host, opts.port)
-    steps.append(step)
-    if step.ok:
-        steps.append(await tcp(spec.host, opts.port, spec.connect_timeout, "the WinRM listener (winrm quickconfig)"))
-    if not steps[-1].ok:
+    reached, ok = await reach(spec.host, opts.port, spec.connect_timeout, "the WinRM listener (winrm quickconfig)")
+    steps += reached
+    if not ok:
         return steps + [Step("WinRM", None, "not checked: the host cannot be reached")]
     if opts.scheme == "https":
         steps.append(await tls(spec, opts))
@@ -226,11 +233,9 @@ async def ssh_steps(spec: ConnectionSpec) -> list[Step]:
         return [Step("options", False, str(exc), "fix the inventory variable named above")]
     steps = [Step("options", True, f"ssh {s.user or '(current user)'}@{s.host}:{s.port}, host keys {s.host_key_checking} "
                                    f"({s.known_hosts_file})")]
-    step, _ = await dns(s.host, s.port)
-    steps.append(step)
-    if step.ok:
-        steps.append(await tcp(s.host, s.port, s.connect_timeout, "sshd"))
-    if not steps[-1].ok:
+    reached, ok = await reach(s.host, s.port, s.connect_timeout, "sshd")
+    steps += reached
+    if not ok:
         return steps + [Step("SSH", None, "not checked: the host cannot be reached")]
     try:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(s.host, s.port), s.connect_timeout + 1)
