@@ -1,7 +1,7 @@
 """What the ``winrm`` transport needs from a WS-Management client, and the error wording both share.
 
 Two engines implement ``Engine``: ``winrm_native`` (asyncio, the default) and ``winrm_pywinrm``
-(pywinrm in a thread pool: CredSSP, or on request). Each maps its own failures to the transport
+(pywinrm in a thread pool, on request). Each maps its own failures to the transport
 errors here, so a host ends with the same outcome and message whichever engine ran.
 """
 

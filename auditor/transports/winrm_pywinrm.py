@@ -1,6 +1,6 @@
 """The pywinrm engine of the ``winrm`` transport: pywinrm's ``Protocol`` in a bounded thread pool.
 
-Used for CredSSP (which needs requests-credssp) and when an inventory asks for it
+Used when an inventory asks for it
 (``auditor_winrm_client: pywinrm``). pywinrm is synchronous (requests), so every WS-Management call
 runs in a module-level pool (``configure_pool``; default 64 threads, or ``$AUDITOR_WINRM_THREADS``).
 """
