@@ -41,6 +41,7 @@ AREA_MOUNTS = [
     ("auditor.report.cli", "register"),
     ("auditor.remediate.cli", "register"),
     ("auditor.history.cli", "register"),
+    ("auditor.doctor.cli", "register"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import os
 import signal
 import tempfile
 from pathlib import Path
@@ -16,14 +17,15 @@ from auditor.commands import options as opt
 from auditor.errors import ExitCode, UsageError
 
 PLAYBOOKS = Path(str(importlib.resources.files("auditor") / "playbooks"))  # shipped in the package (top-level playbooks/ links here)
-FAULT_KINDS = ("wrong-password", "refused", "slow", "hang", "reset")
+FAULT_KINDS = ("wrong-password", "refused", "slow", "hang", "reset", "skew", "unknown-spn")  # the last two: --kerberos
 
 lab_app = typer.Typer(help="The simulated fleet: Windows hosts over WinRS and edge nodes over SSH, on loopback.",
                       no_args_is_help=True)
 
 
 def parse_faults(values: list[str]) -> dict[str, dict[str, Any]]:
-    """``HOST=KIND[,KIND...]`` with KIND one of wrong-password, refused, slow[:SECONDS], hang, reset."""
+    """``HOST=KIND[,KIND...]`` with KIND one of wrong-password, refused, slow[:SECONDS], hang, reset,
+    skew[:SECONDS] (the host's clock is off; default 900) and unknown-spn (the KDC has no HTTP/<host>)."""
     out: dict[str, dict[str, Any]] = {}
     for value in values:
         host, sep, kinds = value.partition("=")
@@ -34,11 +36,11 @@ def parse_faults(values: list[str]) -> dict[str, dict[str, Any]]:
             name, _, arg = kind.strip().partition(":")
             if name not in FAULT_KINDS:
                 raise UsageError(f"--fault {value!r}: unknown fault {name!r} (expected one of {', '.join(FAULT_KINDS)})")
-            if name == "slow":
+            if name in ("slow", "skew"):
                 try:
-                    f["slow"] = float(arg or 2.0)
+                    f[name] = float(arg or (2.0 if name == "slow" else 900.0))
                 except ValueError:
-                    raise UsageError(f"--fault {value!r}: slow takes seconds, e.g. slow:1.5") from None
+                    raise UsageError(f"--fault {value!r}: {name} takes seconds, e.g. {name}:1.5") from None
             else:
                 f[name.replace("-", "_")] = True
     return out
@@ -61,7 +63,8 @@ def serve_command(
     seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator: same seed, same fleet."),
     inventory_out: Path = typer.Option(Path("inventories/lab.yml"), "--inventory-out", help="Where to write the inventory (a .known_hosts file is written beside it)."),
     ports: str = typer.Option("standard", "--ports", help="standard (5985 / 22 on each host's own address) or free (any free port)."),
-    fault: list[str] = typer.Option([], "--fault", help="HOST=KIND[,KIND]: wrong-password, refused, slow[:SECONDS], hang, reset (repeatable)."),
+    fault: list[str] = typer.Option([], "--fault", help="HOST=KIND[,KIND]: wrong-password, refused, slow[:SECONDS], hang, reset; with --kerberos also skew[:SECONDS], unknown-spn (repeatable)."),
+    kerberos: bool = typer.Option(False, "--kerberos", help="Windows hosts accept Kerberos only, from a throw-away MIT KDC on loopback (needs krb5-kdc); writes <inventory>.krb5.conf."),
 ) -> int:
     """Run a simulated fleet in the foreground until Ctrl-C / SIGTERM.
 
@@ -73,7 +76,16 @@ def serve_command(
     if ports not in ("standard", "free"):
         raise UsageError("--ports: expected standard or free")
     members = build_members(scenarios or [], hosts, seed)
-    fleet = LabFleet(members, ports=ports, faults=parse_faults(fault))
+    faults = parse_faults(fault)
+    if not kerberos and any("skew" in f or "unknown_spn" in f for f in faults.values()):
+        raise UsageError("--fault skew / unknown-spn need --kerberos")
+    if kerberos:
+        import shutil
+
+        if shutil.which("krb5kdc", path="/usr/sbin:/usr/local/sbin:" + os.environ.get("PATH", "")) is None:
+            raise UsageError("--kerberos needs the MIT KDC: apt-get install krb5-kdc krb5-admin-server "
+                             "(scripts/setup.sh --test installs it)")
+    fleet = LabFleet(members, ports=ports, faults=faults, kerberos=kerberos)
     unknown = set(parse_faults(fault)) - {h.name for h in fleet.hosts}
     if unknown:
         raise UsageError(f"--fault: no lab host named {', '.join(sorted(unknown))}")
@@ -91,7 +103,8 @@ def serve_command(
         try:
             inv, known = fleet.write_inventory(inventory_out)
             n_win = sum(h.platform == "windows" for h in fleet.hosts)
-            console.print(f"lab: {n_win} Windows hosts (WinRS, NTLM) and {len(fleet.hosts) - n_win} edge nodes (SSH) listening")
+            auth = f"Kerberos, realm {fleet.principal.split('@')[1]}" if fleet.principal else "NTLM"
+            console.print(f"lab: {n_win} Windows hosts (WinRS, {auth}) and {len(fleet.hosts) - n_win} edge nodes (SSH) listening")
             console.print(f"inventory: {inv}  (SSH host keys: {known})")
             console.print(f"try: auditor run {PLAYBOOKS.name}/mirrored-mode.yml {PLAYBOOKS.name}/edge-nodes.yml -i {inv}")
             console.print("Ctrl-C to stop.")

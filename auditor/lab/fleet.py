@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import yaml
 
 from auditor.lab.generator import FleetMember
+from auditor.lab.kerberos import KerberosLab, LabRealm
 from auditor.lab.models.edge import EdgeHostModel
 from auditor.lab.models.from_scenario import edge_model, windows_model
 from auditor.lab.models.windows import MirroredWindowsModel
@@ -62,10 +63,14 @@ class LabFleet:
     """Start/stop the servers for a list of fleet members; one object, both protocols."""
 
     def __init__(self, members: list[FleetMember], *, ports: str = "free", user: str = LAB_USER,
-                 password: str = LAB_PASSWORD, faults: dict[str, dict[str, Any]] | None = None):
+                 password: str = LAB_PASSWORD, faults: dict[str, dict[str, Any]] | None = None,
+                 kerberos: bool = False, realm: LabRealm | None = None):
         if ports not in ("free", "standard"):
             raise ValueError("ports must be 'free' or 'standard'")
         self.ports, self.user, self.password = ports, user, password
+        # Kerberos: the Windows hosts accept Negotiate/Kerberos only, with tickets from a lab KDC
+        self.kerberos: KerberosLab | None = KerberosLab(realm) if kerberos else None
+        self.principal: str | None = None
         self.hosts: list[LabHost] = []
         n_win = n_edge = 0
         for m in members:
@@ -97,7 +102,13 @@ class LabFleet:
 
     async def _start_windows(self) -> None:
         configs = []
-        for h in (x for x in self.hosts if x.platform == "windows"):
+        windows = [x for x in self.hosts if x.platform == "windows"]
+        keytabs: dict[str, str | None] = {}
+        if self.kerberos is not None and windows:
+            self.principal = self.kerberos.start(self.user, self.password)
+            keytabs = self.kerberos.keytabs([h.name for h in windows],
+                                            unknown={h.name for h in windows if _faults(h).get("unknown_spn")})
+        for h in windows:
             f = _faults(h)
             port: int | None = 0 if self.ports == "free" else None
             if f["refused"]:  # hold the port bound but not listening: connections are refused, no race
@@ -107,9 +118,14 @@ class LabFleet:
                 port = sock.getsockname()[1]
             faults = Faults(wrong_password=f["wrong_password"], refused=f["refused"], slow=f["slow"], hang=f["hang"],
                             reset=f["reset"])
-            configs.append(WinrsHostConfig(h.name, address=h.address, port=port, scheme="http", user=self.user,
-                                           password=self.password, auth=frozenset({"ntlm", "basic"}), model=h.model,  # type: ignore[arg-type]
-                                           faults=faults))
+            auth = frozenset({"kerberos"}) if self.kerberos is not None else frozenset({"ntlm", "basic"})
+            config = WinrsHostConfig(h.name, address=h.address, port=port, scheme="http", user=self.user,
+                                     password=self.password, auth=auth, model=h.model,  # type: ignore[arg-type]
+                                     faults=faults, keytab=keytabs.get(h.name))
+            if self.kerberos is not None and f.get("skew") and not f["refused"]:
+                h.port = await self.kerberos.start_skewed(config, float(f["skew"]))  # its own process
+                continue
+            configs.append(config)
         if not configs:
             return
         self.winrs = WinrsFleet(configs)
@@ -137,6 +153,8 @@ class LabFleet:
         if self.winrs is not None:
             await self.winrs.stop()
             self.winrs = None
+        if self.kerberos is not None:
+            await self.kerberos.stop()
         if self.sshd is not None:
             await self.sshd.stop()
             self.sshd = None
@@ -146,18 +164,25 @@ class LabFleet:
 
     # --- inventory -----------------------------------------------------------------------------
 
-    def inventory(self, known_hosts: str) -> dict[str, Any]:
+    def inventory(self, known_hosts: str, krb5_conf: str | None = None) -> dict[str, Any]:
         """An Ansible YAML inventory: groups ``windows`` and ``edge`` (what the shipped playbooks target)."""
         win: dict[str, Any] = {}
         edge: dict[str, Any] = {}
         for h in self.hosts:
-            entry = {"ansible_host": h.address, "ansible_port": h.port, "lab_scenario": h.member.scenario.name}
+            entry: dict[str, Any] = {"ansible_host": h.address, "ansible_port": h.port,
+                                     "lab_scenario": h.member.scenario.name}
+            if self.kerberos is not None and h.platform == "windows" and _faults(h)["wrong_password"]:
+                entry["ansible_password"] = self.password + "-stale"  # the KDC has the account's real one
             (win if h.platform == "windows" else edge)[h.name] = entry
         children: dict[str, Any] = {}
         if win:
             children["windows"] = {"hosts": win, "vars": {
                 "ansible_connection": "winrm", "ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
                 "ansible_winrm_message_encryption": "auto", "ansible_user": self.user, "ansible_password": self.password}}
+            if self.kerberos is not None:  # the SPN comes from the inventory name; TCP goes to ansible_host
+                children["windows"]["vars"].update({
+                    "ansible_winrm_transport": "kerberos", "ansible_user": self.principal,
+                    "ansible_winrm_kinit_mode": "managed", "auditor_krb5_config": krb5_conf})
         if edge:
             children["edge"] = {"hosts": edge, "vars": {
                 "ansible_connection": "ssh", "ansible_user": self.user, "ansible_password": self.password,
@@ -172,9 +197,12 @@ class LabFleet:
         known = out.with_name(out.name.rsplit(".", 1)[0] + ".known_hosts")
         lines = self.sshd.known_hosts_lines() if self.sshd is not None else []
         known.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        krb5_conf = None
+        if self.kerberos is not None and self.kerberos.realm is not None:
+            krb5_conf = str(self.kerberos.write_client_config(out.with_name(out.name.rsplit(".", 1)[0] + ".krb5.conf")))
         header = ("# Written by `auditor lab serve`: a simulated fleet on loopback (docs/lab.md).\n"
                   "# The password is the lab's own; SSH host keys are pinned in the known_hosts file named below.\n")
-        text = header + yaml.safe_dump(self.inventory(str(known)), sort_keys=False)
+        text = header + yaml.safe_dump(self.inventory(str(known), krb5_conf), sort_keys=False)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

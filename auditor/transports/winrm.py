@@ -2,7 +2,7 @@
 
 The WS-Management work is an ``Engine`` (auditor/transports/winrm_engine.py): by default the native
 asyncio client (``winrm_native``, auditor/transports/wsman/), or pywinrm in a thread pool
-(``winrm_pywinrm``) for CredSSP or when a host sets ``auditor_winrm_client: pywinrm``. ``connect``
+(``winrm_pywinrm``) when a host sets ``auditor_winrm_client: pywinrm``. ``connect``
 opens ONE shell; every ``run`` reuses it (a shell per command costs 2-3x more).
 
 A script runs as ``powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand

@@ -1,7 +1,7 @@
 """What the ``winrm`` transport needs from a WS-Management client, and the error wording both share.
 
 Two engines implement ``Engine``: ``winrm_native`` (asyncio, the default) and ``winrm_pywinrm``
-(pywinrm in a thread pool: CredSSP, or on request). Each maps its own failures to the transport
+(pywinrm in a thread pool, on request). Each maps its own failures to the transport
 errors here, so a host ends with the same outcome and message whichever engine ran.
 """
 
@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import abc
 
-from auditor.transports.base import ConnectFailed, ConnectionSpec, TransportError, TransportTimeout
+from auditor.transports.base import AuthFailed, ConnectFailed, ConnectionSpec, TransportError, TransportTimeout
 from auditor.transports.winrm_options import WinrmOptions
 
+# WSManFault codes (wsmerror.h) that have a fix worth naming
 QUOTA_MAX_OPERATIONS = 2150859174  # ERROR_WSMAN_QUOTA_MAX_OPERATIONS
+QUOTA_MAX_SHELLS = 2150859173      # ERROR_WSMAN_QUOTA_MAX_SHELLS
+ACCESS_DENIED = 5                  # ERROR_ACCESS_DENIED
+FAULT_FIXES = {
+    QUOTA_MAX_SHELLS: "the account has too many shells open on the host: close them, or raise the quota "
+                      "(Set-Item WSMan:\\localhost\\Shell\\MaxShellsPerUser 50)",
+    ACCESS_DENIED: "the account may not use WinRM on the host: make it a local administrator "
+                   "(or a member of Remote Management Users)",
+}
 
 
 class Transient(Exception):
@@ -80,7 +89,30 @@ class Engine(abc.ABC):
     def fault(self, code: int | None, reason: str) -> Exception:
         if code == QUOTA_MAX_OPERATIONS:
             return Transient(TransportError(f"WinRM on {self.where}: operations quota exceeded"), new_session=False)
-        return TransportError(f"WinRM fault from {self.where}: {self.scrub(reason)[:300]}")
+        fix = FAULT_FIXES.get(code or 0)
+        text = " ".join(self.scrub(reason).split())[:300]
+        return TransportError(f"WinRM fault from {self.where}: {text}" + (f" ({fix})" if fix else ""))
+
+    def http_status(self, status: int, text: str = "") -> TransportError:
+        """A non-200 reply without a SOAP fault, with the fix where the status names one."""
+        if status == 413:
+            return TransportError(
+                f"WinRM to {self.where}: HTTP 413, the request is larger than the host's MaxEnvelopeSizekb: "
+                f"raise it on the host (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 2048)")
+        if status == 502:
+            return TransportError(f"WinRM to {self.where}: HTTP 502 from a proxy in the path: reach the host "
+                                  f"directly (no_proxy)")
+        body = " ".join(self.scrub(text).split())[:200]
+        return TransportError(f"WinRM to {self.where}: HTTP {status} from the server" + (f": {body}" if body else ""))
+
+    def auth_failed(self, outcome: str, message: str) -> TransportError:
+        """An authentication failure by its meaning: auth (rejected), unreachable (no KDC) or config."""
+        text = f"WinRM to {self.where}: {self.scrub(message)}"
+        if outcome == "unreachable":
+            return ConnectFailed(text)
+        if outcome == "config":
+            return TransportError(text)
+        return AuthFailed(text)
 
     # --- the session ----------------------------------------------------------------------------
 

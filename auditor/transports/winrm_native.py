@@ -15,11 +15,12 @@ import ssl
 import time
 from typing import Awaitable, TypeVar
 
-from auditor.transports.base import AuthFailed, ConnectFailed, TransportError, TransportTimeout
+from auditor.transports.base import AuthFailed, ConnectFailed, ConnectionSpec, TransportError, TransportTimeout
 from auditor.transports.winrm_engine import Engine, StillRunning, Transient, short
-from auditor.transports.winrm_options import WinrmOptions
+from auditor.transports.winrm_options import WinrmOptions, spn_host
 from auditor.transports.wsman import auth as wsauth
 from auditor.transports.wsman import messages
+from auditor.transports.wsman.kerberos import KerberosFailure
 from auditor.transports.wsman.client import HttpStatusError, WinrsClient
 from auditor.transports.wsman.http import HttpConnection, HttpError
 
@@ -53,6 +54,22 @@ def _ssl_context(cert_validation: str, ca_trust_path: str | None, cert_pem: str 
     return ctx
 
 
+def authenticator(spec: ConnectionSpec, o: WinrmOptions) -> wsauth.Authenticator:
+    """The authenticator ``o.auth`` calls for; the context-based ones seal over HTTP (``message_encryption``)."""
+    if o.auth == "basic":
+        return wsauth.basic(spec.user or "", spec.secret_password() or "")
+    if o.auth == "certificate":
+        return wsauth.certificate()
+    seal = o.message_encryption == "always" or (o.message_encryption == "auto" and o.scheme == "http")
+    if o.auth == "kerberos":
+        assert o.kerberos is not None
+        return wsauth.KerberosAuthenticator(o.kerberos, seal)
+    if o.auth == "credssp":
+        return wsauth.CredSSPAuthenticator(spec.user or "", spec.secret_password() or "", spn_host(spec), seal,
+                                           o.credssp_mechanism)
+    return wsauth.NtlmAuthenticator(spec.user or "", spec.secret_password() or "", spec.host, seal)
+
+
 class NativeEngine(Engine):
     _client: WinrsClient | None = None  # set per instance when the session opens
 
@@ -63,14 +80,7 @@ class NativeEngine(Engine):
         except (OSError, ssl.SSLError) as exc:
             raise TransportError(f"WinRM to {self.where}: cannot load the TLS settings: {self.scrub(short(exc))}") from None
         http = HttpConnection(spec.host, o.port, tls, max_body=MAX_REPLY)
-        if o.auth == "basic":
-            authn = wsauth.basic(spec.user or "", spec.secret_password() or "")
-        elif o.auth == "certificate":
-            authn = wsauth.certificate()
-        else:
-            seal = o.message_encryption == "always" or (o.message_encryption == "auto" and o.scheme == "http")
-            authn = wsauth.NtlmAuthenticator(spec.user or "", spec.secret_password() or "", spec.host, seal)
-        return WinrsClient(http, authn, o.endpoint(spec.host), o.path, o.operation_timeout)
+        return WinrsClient(http, authenticator(spec, o), o.endpoint(spec.host), o.path, o.operation_timeout)
 
     @property
     def client(self) -> WinrsClient:
@@ -105,6 +115,9 @@ class NativeEngine(Engine):
             self.drop()
             raise AuthFailed(f"WinRM to {self.where}: the host rejected the credentials ({self.opts.auth} auth): "
                              f"{self.scrub(str(exc))}") from None
+        except KerberosFailure as exc:
+            self.drop()
+            raise self.auth_failed(exc.outcome, exc.message) from None
         except ssl.SSLCertVerificationError as exc:
             self.drop()
             raise self.tls_failed(f"certificate verify failed: {exc.verify_message or short(exc)}", True) from None
@@ -124,7 +137,7 @@ class NativeEngine(Engine):
                                 new_session=True) from None
             raise ConnectFailed(f"WinRM to {self.where}: cannot connect: {self.scrub(short(exc))}") from None
         except HttpStatusError as exc:
-            raise TransportError(f"WinRM to {self.where}: HTTP {exc.status} from the server") from None
+            raise self.http_status(exc.status, exc.text) from None
         except (HttpError, messages.ProtocolError, ValueError) as exc:
             self.drop()
             raise TransportError(f"WinRM to {self.where}: {self.scrub(short(exc))}") from None
@@ -134,6 +147,14 @@ class NativeEngine(Engine):
         self.shell_id = None
         if client is not None:
             client.http.close()
+
+    async def authenticate(self, deadline: float) -> None:
+        """Connect and authenticate only (``auditor doctor``'s credential test)."""
+        await self._call(self.client.authenticate(), deadline)
+
+    async def read_config(self, resource: str, deadline: float) -> dict[str, str]:
+        """The service's settings under ``resource`` (``auditor doctor``'s quota read)."""
+        return await self._call(self.client.get_config(resource), deadline)
 
     async def open_shell(self, deadline: float) -> None:
         self.shell_id = await self._call(self.client.open_shell(), deadline)

@@ -15,8 +15,11 @@ def private_network() -> str:
     return f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.0/24"
 
 
-def winrm_spec(ep: WinrsEndpoint, connect_timeout: float = 3.0, command_timeout: float = 6.0,
-               **extra: Any) -> ConnectionSpec:
+_ENDPOINT = object()
+
+
+def winrm_spec(ep: WinrsEndpoint, connect_timeout: float = 3.0, command_timeout: float = 6.0, *,
+               user: Any = _ENDPOINT, password: Any = _ENDPOINT, name: str | None = None, **extra: Any) -> ConnectionSpec:
     """A ConnectionSpec for ``ep`` as the inventory would give it (short WinRM timeouts for tests)."""
     vars_: dict[str, Any] = {
         "ansible_connection": "winrm", "ansible_port": ep.port, "ansible_winrm_scheme": ep.scheme,
@@ -27,6 +30,8 @@ def winrm_spec(ep: WinrsEndpoint, connect_timeout: float = 3.0, command_timeout:
         vars_["ansible_winrm_ca_trust_path"] = ep.ca_path
     vars_.update(extra)
     vars_ = {k: v for k, v in vars_.items() if v is not None}
-    return resolve_spec(ConnectionRequest(name=ep.name, host=ep.address, connection="winrm", port=ep.port, user=ep.user,
-                                          password=ep.password, connect_timeout=connect_timeout,
+    return resolve_spec(ConnectionRequest(name=name or ep.name, host=ep.address, connection="winrm", port=ep.port,
+                                          user=ep.user if user is _ENDPOINT else user,
+                                          password=ep.password if password is _ENDPOINT else password,
+                                          connect_timeout=connect_timeout,
                                           command_timeout=command_timeout, vars=vars_))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.transports.base import ConnectionRequest, TransportNotAvailable
+from auditor.transports.base import ConnectionRequest
 from auditor.transports.winrm_options import WinrmConfigError, winrm_options
 
 SECRET = "S3cret-Value!"
@@ -29,16 +29,37 @@ def test_port_5985_means_http_and_explicit_scheme_wins():
     assert winrm_options(spec(None, ansible_winrm_port=5985)).port == 5985
 
 
-@pytest.mark.parametrize("value, expected", [("plaintext", "basic"), (["kerberos", "ntlm"], "ntlm"),
+@pytest.mark.parametrize("value, expected", [("plaintext", "basic"), (["kerberos", "ntlm"], "kerberos"),
                                              ("ssl", "certificate"), ("NTLM", "ntlm")])
 def test_transport_names_and_lists(value, expected):
     extra = {"ansible_winrm_cert_pem": "c.pem", "ansible_winrm_cert_key_pem": "k.pem"}
     assert winrm_options(spec(5986, ansible_winrm_transport=value, **extra)).auth == expected
 
 
-def test_kerberos_alone_is_not_available():
-    with pytest.raises(TransportNotAvailable, match="kerberos"):
-        winrm_options(spec(ansible_winrm_transport="kerberos"))
+def test_kerberos_options_follow_ansible():
+    o = winrm_options(spec(ansible_winrm_transport="kerberos")).kerberos
+    assert o is not None and o.managed and o.principal == "u" and o.spn == "HTTP/h"  # ansible_host is an IP
+    s = spec(ansible_winrm_transport="kerberos", ansible_winrm_kinit_mode="manual",
+             ansible_winrm_kerberos_delegation="yes", ansible_winrm_kerberos_hostname_override="win7.corp.example",
+             auditor_krb5_config="/etc/k.conf")
+    o = winrm_options(s).kerberos
+    assert o is not None and not o.managed and o.password is None and o.delegate
+    assert (o.spn, o.krb5_config) == ("HTTP/win7.corp.example", "/etc/k.conf")
+    by_ip = ConnectionRequest(name="10.0.0.9", host="10.0.0.9", connection="winrm", user="u@R", password=None,
+                           vars={"ansible_winrm_transport": "kerberos"})
+    o = winrm_options(by_ip).kerberos
+    assert o is not None and o.by_ip and not o.managed  # no password: the user's own ticket cache
+    with pytest.raises(WinrmConfigError, match="user@REALM"):
+        winrm_options(ConnectionRequest(name="h", host="h", connection="winrm", user="CORP\\u", password="p",
+                                     vars={"ansible_winrm_transport": "kerberos"}))
+    assert SECRET not in repr(winrm_options(spec(ansible_winrm_transport="kerberos")))
+
+
+def test_credssp_inner_mechanism_never_guesses_kerberos():
+    assert winrm_options(spec(ansible_winrm_transport="credssp")).credssp_mechanism == "ntlm"
+    upn = spec(ansible_winrm_transport="credssp")
+    upn.user = "u@CORP.EXAMPLE"
+    assert winrm_options(upn).credssp_mechanism == "kerberos"
 
 
 def test_basic_over_http_needs_an_explicit_opt_in():
@@ -56,6 +77,7 @@ def test_basic_over_http_needs_an_explicit_opt_in():
     ({"ansible_winrm_transport": "digest"}, "not a WinRM auth method"),
     ({"ansible_winrm_transport": "certificate"}, "cert_pem"),
     ({"ansible_port": "fifty"}, "ansible_port"),
+    ({"ansible_winrm_transport": "kerberos", "ansible_winrm_kinit_mode": "auto"}, "managed, manual"),
 ])
 def test_bad_values_name_the_variable(vars_, needle):
     with pytest.raises(WinrmConfigError) as err:

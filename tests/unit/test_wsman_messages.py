@@ -71,3 +71,41 @@ def test_sealed_framing_round_trips_and_rejects_garbage():
                     body[: body.find(b"octet-stream\r\n") + 16]):
         with pytest.raises(ValueError):
             sealing.unframe(garbage)
+
+
+def test_channel_binding_of_a_certificate_with_an_unknown_signature_algorithm():
+    """cryptography raises UnsupportedAlgorithm for a signature OID it does not know: bind with SHA-256."""
+    import hashlib
+
+    from auditor.lab.winrs.certs import generate_lab_certs
+    from auditor.transports.wsman.auth import channel_bindings
+
+    import ssl
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = generate_lab_certs(tmp, ["127.0.0.1"], ["h"], "u")
+        der = ssl.PEM_cert_to_DER_cert(certs.server_cert.read_text())
+    ecdsa_sha256 = bytes.fromhex("06082a8648ce3d040302")        # 1.2.840.10045.4.3.2
+    unknown = bytes.fromhex("06082a8648ce3d04037f")             # 1.2.840.10045.4.3.127: no such algorithm
+    odd = der.replace(ecdsa_sha256, unknown)
+    assert odd != der
+    bound = channel_bindings(odd)
+    assert bound is not None
+    assert bound.application_data == b"tls-server-end-point:" + hashlib.sha256(odd).digest()
+
+
+def test_ntlm_hashes_match_the_ms_nlmp_vectors():
+    from auditor.transports.wsman.ntlm_hash import lm_hash, nt_hash
+
+    assert nt_hash("Password") == "A4F49C406510BDCAB6824EE7C30FD852"
+    assert lm_hash("Password") == "E52CAC67419A9A224A3B108F3FA6CB6D"
+
+
+def test_credssp_bodies_seal_in_parts_of_16_kib():
+    parts = b"".join(sealing.frame_part(b"T" * 4, b"x" * 10, 16384, sealing.CREDSSP_ENCRYPTED) for _ in range(3))
+    body = parts + sealing.BOUNDARY + b"--\r\n"
+    assert [p[2] for p in sealing.unframe_all(body)] == [16384] * 3
+    assert sealing.is_sealed(sealing.content_type(sealing.CREDSSP_ENCRYPTED, multi=True))
+    with pytest.raises(ValueError):
+        sealing.unframe(body)  # one part expected

@@ -65,7 +65,7 @@ class WinrsFleet:
 
     async def start(self) -> list[WinrsEndpoint]:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ssl_ctx = None
+        ssl_ctx, cbt = None, None
         if any(h.scheme == "https" for h in self.hosts):
             self.certs = generate_lab_certs(self.workdir / "tls", [h.address for h in self.hosts],
                                             [h.name for h in self.hosts], self.hosts[0].user)
@@ -73,15 +73,17 @@ class WinrsFleet:
             ssl_ctx.load_cert_chain(self.certs.server_cert, self.certs.server_key)
             ssl_ctx.load_verify_locations(self.certs.ca)
             ssl_ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate is one way to log in
+            cbt = _channel_binding(self.certs.server_cert)
         try:
             for i, host in enumerate(self.hosts):
                 user_file = None
-                if "ntlm" in host.auth:
+                if host.auth & {"ntlm", "credssp"}:
                     user_file = str(self.workdir / f"ntlm-{i}.users")
                     pw = host.password + ("-rotated" if host.faults.wrong_password else "")
                     write_ntlm_user_file(user_file, host.user, pw, [host.name.upper(), "WORKGROUP", "."])
-                server = WinrsHostServer(host, self._executor, user_file,
-                                         ssl_ctx if host.scheme == "https" else None)
+                https = host.scheme == "https"
+                server = WinrsHostServer(host, self._executor, user_file, ssl_ctx if https else None,
+                                         cbt if https else None)
                 await server.start()
                 self.servers.append(server)
         except BaseException:
@@ -141,6 +143,16 @@ class WinrsFleet:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         return out
+
+
+def _channel_binding(cert_pem: Path) -> bytes:
+    """The listener's RFC 5929 tls-server-end-point binding, as clients compute it (Kerberos checks it)."""
+    from auditor.transports.wsman.auth import channel_bindings
+
+    der = ssl.PEM_cert_to_DER_cert(cert_pem.read_text())
+    bindings = channel_bindings(der)
+    assert bindings is not None and bindings.application_data is not None
+    return bindings.application_data
 
 
 async def start_winrs_fleet(hosts: list[WinrsHostConfig], network: str = DEFAULT_NETWORK,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import logging
 import socket
 import ssl
@@ -22,6 +23,7 @@ from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
 from auditor.transports.wsman import sealing
 
 log = logging.getLogger(__name__)
+QUOTA_MAX_SHELLS = 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
 
 MAX_HEADER = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
@@ -40,6 +42,8 @@ class Faults:
     reset_first: int = 0             # reset only the first N requests (a transient fault)
     quota_after: int | None = None   # Command faults with ERROR_WSMAN_QUOTA_MAX_OPERATIONS after N per shell
     garbage: bool = False            # authenticate, then answer every SOAP request with bytes that are not XML
+    max_envelope_kb: int | None = None  # a lowered MaxEnvelopeSizekb: larger requests get HTTP 413
+    max_shells: int | None = None    # MaxShellsPerUser: Create faults (HTTP 500, QUOTA_MAX_SHELLS) beyond it
 
 
 @dataclass
@@ -52,8 +56,9 @@ class WinrsHostConfig:
     scheme: str = "http"
     user: str = "auditor"
     password: str = field(default="Lab-Passw0rd!", repr=False)
-    auth: frozenset[str] = frozenset({"basic", "ntlm", "certificate"})
+    auth: frozenset[str] = frozenset({"basic", "ntlm", "certificate"})  # also: kerberos, credssp
     model: WindowsHostModel | None = None      # default: WindowsHostModel(hostname=name)
+    keytab: str | None = None                  # kerberos: the host's HTTP/<name> key
     faults: Faults = field(default_factory=Faults)
     # Windows' default (AllowUnencrypted=false): over HTTP a SOAP body must be sealed (NTLM message
     # encryption); a plain one is refused with 401.
@@ -110,9 +115,10 @@ async def _read_request(reader: asyncio.StreamReader) -> _HttpRequest | None:
 
 
 def _http_response(status: int, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Request Entity Too Large",
+              500: "Internal Server Error"}
     out = [f"HTTP/1.1 {status} {reason.get(status, 'Error')}", "Server: Microsoft-HTTPAPI/2.0",
-           f"Content-Length: {len(body)}"]
+           f"Date: {email.utils.formatdate(usegmt=True)}", f"Content-Length: {len(body)}"]
     out += [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body
 
@@ -121,11 +127,12 @@ class WinrsHostServer:
     """The listener of one host. Use through ``WinrsFleet``."""
 
     def __init__(self, config: WinrsHostConfig, executor: Executor, ntlm_user_file: str | None,
-                 ssl_context: ssl.SSLContext | None):
+                 ssl_context: ssl.SSLContext | None, channel_bindings: bytes | None = None):
         self.config = config
         self.model = config.model or WindowsHostModel(hostname=config.name, user=config.user)
         password = config.password + ("-rotated" if config.faults.wrong_password else "")
-        self.auth_config = AuthConfig(config.user, password, config.auth, ntlm_user_file)
+        self.auth_config = AuthConfig(config.user, password, config.auth, ntlm_user_file, config.keytab)
+        self.channel_bindings = channel_bindings  # tls-server-end-point of the listener's certificate
         self.executor = executor
         self.ssl_context = ssl_context
         self.shells: dict[str, _Shell] = {}
@@ -167,7 +174,7 @@ class WinrsHostServer:
         if sock is not None:
             # Without TCP_NODELAY every reply waits for the client's delayed ACK (~40-200 ms).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        auth = ConnectionAuth(self.auth_config, writer.get_extra_info("peercert") or None)
+        auth = ConnectionAuth(self.auth_config, writer.get_extra_info("peercert") or None, self.channel_bindings)
         faults = self.config.faults
         try:
             while True:
@@ -205,6 +212,11 @@ class WinrsHostServer:
         result = auth.check(req.headers.get("authorization"))
         if not result.ok:
             return _http_response(401, [("WWW-Authenticate", c) for c in result.challenge], b"")
+        # Kerberos: the host proves itself in the reply to the request that carried the ticket
+        mutual = [("WWW-Authenticate", result.final)] if result.final else []
+        limit = self.config.faults.max_envelope_kb
+        if limit is not None and len(req.body) > limit * 1024:
+            return _http_response(413, mutual, b"")
         sealed = sealing.is_sealed(req.headers.get("content-type", ""))
         body = req.body
         if body and not sealed and self.config.require_encryption and self.config.scheme == "http":
@@ -214,18 +226,18 @@ class WinrsHostServer:
                 return _http_response(400, [], b"")
             body = auth.unseal(body)
         if not body:
-            return _http_response(200, [], b"")  # NTLM clients post empty bodies to set up the context
+            return _http_response(200, mutual, b"")  # clients post empty bodies to set up the context
         if self.config.faults.garbage:
             junk = b"\x00\xff<not-soap>\x1b[31m" + bytes(range(256))
             if sealed:
                 payload, ctype = auth.seal(junk)
-                return _http_response(200, [("Content-Type", ctype)], payload)
-            return _http_response(200, [("Content-Type", "application/soap+xml;charset=UTF-8")], junk)
+                return _http_response(200, [*mutual, ("Content-Type", ctype)], payload)
+            return _http_response(200, [*mutual, ("Content-Type", "application/soap+xml;charset=UTF-8")], junk)
         status, xml = await self._dispatch(body)
         if sealed:
             payload, ctype = auth.seal(xml)
-            return _http_response(status, [("Content-Type", ctype)], payload)
-        return _http_response(status, [("Content-Type", "application/soap+xml;charset=UTF-8")], xml)
+            return _http_response(status, [*mutual, ("Content-Type", ctype)], payload)
+        return _http_response(status, [*mutual, ("Content-Type", "application/soap+xml;charset=UTF-8")], xml)
 
     # --- WinRS actions ----------------------------------------------------------------------
 
@@ -238,7 +250,16 @@ class WinrsHostServer:
         except ValueError as exc:
             return self._fault("", soap.INVALID_REQUEST, "w:InvalidMessageInformationHeader", str(exc))
         rid = req.message_id
+        if req.action == soap.ACTION_GET and req.resource in (soap.RESOURCE_CONFIG, soap.RESOURCE_CONFIG_WINRS):
+            values = soap.WINRS_DEFAULTS if req.resource == soap.RESOURCE_CONFIG_WINRS else dict(
+                soap.CONFIG_DEFAULTS, MaxEnvelopeSizekb=str(self.config.faults.max_envelope_kb or 500))
+            return 200, soap.config_response(rid, req.resource, values)
         if req.action == soap.ACTION_CREATE:
+            if self.config.faults.max_shells is not None and len(self.shells) >= self.config.faults.max_shells:
+                return self._fault(rid, QUOTA_MAX_SHELLS, "w:QuotaLimit",
+                                   "The WS-Management service cannot process the request. This user is allowed a "
+                                   f"maximum number of {self.config.faults.max_shells} concurrent shells, which has "
+                                   "been exceeded. Close existing shells or raise the quota for this user.")
             shell = _Shell(str(uuid.uuid4()).upper())
             self.shells[shell.id] = shell
             scheme_addr = f"{self.config.scheme}://{self.config.address}:{self.port}/wsman"

@@ -13,6 +13,7 @@ from auditor.transports.wsman.messages import (  # noqa: F401 - the names both s
     ACTION_COMMAND,
     ACTION_CREATE,
     ACTION_DELETE,
+    ACTION_GET,
     ACTION_RECEIVE,
     ACTION_SEND,
     ACTION_SIGNAL,
@@ -20,6 +21,9 @@ from auditor.transports.wsman.messages import (  # noqa: F401 - the names both s
     NS,
     OPERATION_TIMEOUT,
     QUOTA_MAX_OPERATIONS,
+    RESOURCE_CMD,
+    RESOURCE_CONFIG,
+    RESOURCE_CONFIG_WINRS,
     SHELL,
     SHELL_NOT_FOUND,
     STATE_DONE,
@@ -38,6 +42,7 @@ class Request:
     operation_timeout: float = 60.0
     body: ET.Element | None = None
     options: dict[str, str] = field(default_factory=dict)
+    resource: str = RESOURCE_CMD
 
     def find(self, path: str) -> ET.Element | None:
         return self.body.find(path, NS) if self.body is not None else None
@@ -70,6 +75,7 @@ def parse_request(xml: bytes) -> Request:
         operation_timeout=_duration(header.findtext("w:OperationTimeout", None, NS), 60.0),
         body=root.find("s:Body", NS),
         options=options,
+        resource=(header.findtext("w:ResourceURI", "", NS) or "").strip() or RESOURCE_CMD,
     )
 
 
@@ -139,3 +145,21 @@ def receive_response(relates_to: str, command_id: str, stdout: bytes, stderr: by
 
 def empty_response(action: str, relates_to: str, body: str = "") -> bytes:
     return envelope(action, relates_to, body)
+
+
+CFG_NS = "http://schemas.microsoft.com/wbem/wsman/1/config"
+# What `winrm get winrm/config/winrs` and `winrm get winrm/config` show on a default Windows 10/11
+# (the lab answers the settings a preflight reads; the rest of the tree is left out).
+WINRS_DEFAULTS = {"AllowRemoteShellAccess": "true", "IdleTimeout": "7200000", "MaxConcurrentUsers": "2147483647",
+                  "MaxShellRunTime": "2147483647", "MaxProcessesPerShell": "2147483647",
+                  "MaxMemoryPerShellMB": "2147483647", "MaxShellsPerUser": "2147483647"}
+CONFIG_DEFAULTS = {"MaxEnvelopeSizekb": "500", "MaxTimeoutms": "60000", "MaxBatchItems": "32000",
+                   "MaxProviderRequests": "4294967295"}
+
+
+def config_response(relates_to: str, resource: str, values: dict[str, str]) -> bytes:
+    """A WS-Transfer Get reply with the settings of ``resource`` (config or config/winrs)."""
+    element = "Winrs" if resource.rstrip("/").endswith("/winrs") else "Config"
+    ns = CFG_NS + ("/winrs" if element == "Winrs" else "")
+    inner = "".join(f"<cfg:{k}>{escape(v)}</cfg:{k}>" for k, v in values.items())
+    return envelope(TRANSFER + "GetResponse", relates_to, f'<cfg:{element} xmlns:cfg="{ns}">{inner}</cfg:{element}>')

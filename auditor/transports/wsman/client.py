@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import auditor
 from auditor.transports.wsman import messages as m
-from auditor.transports.wsman.auth import Authenticator, AuthRejected
+from auditor.transports.wsman.auth import Authenticator, AuthRejected, ContextAuthenticator, offered_schemes
 from auditor.transports.wsman.http import HttpConnection
 
 
@@ -12,11 +12,12 @@ USER_AGENT = f"auditor/{auditor.__version__} (WinRM)"  # who is asking, in the s
 
 
 class HttpStatusError(Exception):
-    """A non-200 reply that carries no SOAP fault."""
+    """A non-200 reply that carries no SOAP fault (``text``: the start of its body, as sent)."""
 
-    def __init__(self, status: int):
+    def __init__(self, status: int, text: str = ""):
         super().__init__(f"HTTP {status} from the service")
         self.status = status
+        self.text = text
 
 
 class WinrsClient:
@@ -35,19 +36,24 @@ class WinrsClient:
         self.operation_timeout = operation_timeout
 
     async def _post(self, action: str, body: str = "", shell_id: str | None = None,
-                    options: dict[str, str] | None = None, operation_timeout: int | None = None) -> bytes:
+                    options: dict[str, str] | None = None, operation_timeout: int | None = None,
+                    resource: str = m.RESOURCE_CMD) -> bytes:
         await self.auth.ready(self.http, self.target)
         xml, message_id = m.envelope(self.endpoint, action, body, operation_timeout or self.operation_timeout,
-                                     shell_id, options)
+                                     shell_id, options, resource)
         payload, content_type = self.auth.wrap(xml)
         headers = [("Content-Type", content_type), ("User-Agent", USER_AGENT), *self.auth.headers()]
         reply = await self.http.request(self.target, headers, payload)
         if reply.status == 401:
-            raise AuthRejected("the service rejected the credentials")
-        text = self.auth.unwrap(reply)
+            if isinstance(self.auth, ContextAuthenticator):
+                raise self.auth.rejected(reply)
+            offered = offered_schemes(reply)
+            raise AuthRejected("the service rejected the credentials"
+                               + (f" (it offers {', '.join(offered)})" if offered else ""))
+        text = self.auth.unwrap(reply) if reply.status == 200 or reply.body else b""
         if reply.status != 200:
             fault = m.fault_of(text)
-            raise fault if fault is not None else HttpStatusError(reply.status)
+            raise fault if fault is not None else HttpStatusError(reply.status, text[:300].decode("utf-8", "replace"))
         return text
 
     async def open_shell(self, codepage: int = 65001) -> str:
@@ -72,6 +78,14 @@ class WinrsClient:
 
     async def delete_shell(self, shell_id: str) -> None:
         await self._post(m.ACTION_DELETE, "", shell_id)
+
+    async def authenticate(self) -> None:
+        """Connect and authenticate, nothing else (a credential test)."""
+        await self.auth.ready(self.http, self.target)
+
+    async def get_config(self, resource: str = m.RESOURCE_CONFIG_WINRS) -> dict[str, str]:
+        """The service's settings under ``resource`` (``winrm get winrm/config/winrs``): admins only."""
+        return m.config_values(await self._post(m.ACTION_GET, "", resource=resource))
 
     async def close(self) -> None:
         await self.http.aclose()

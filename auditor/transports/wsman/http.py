@@ -61,7 +61,8 @@ class HttpConnection:
             return
         if self.ssl_context is not None:
             self._reader, self._writer = await asyncio.open_connection(
-                self.host, self.port, limit=READ_CHUNK, ssl=self.ssl_context, server_hostname=self.server_hostname or self.host)
+                self.host, self.port, limit=READ_CHUNK, ssl=self.ssl_context,
+                server_hostname=self.server_hostname or self.host)
         else:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=READ_CHUNK)
         sock = self._writer.get_extra_info("socket")

@@ -28,6 +28,7 @@ TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
 ACTION_CREATE = TRANSFER + "Create"
 ACTION_DELETE = TRANSFER + "Delete"
+ACTION_GET = TRANSFER + "Get"
 ACTION_COMMAND = SHELL + "Command"
 ACTION_RECEIVE = SHELL + "Receive"
 ACTION_SEND = SHELL + "Send"
@@ -36,6 +37,9 @@ STATE_RUNNING = SHELL + "CommandState/Running"
 STATE_DONE = SHELL + "CommandState/Done"
 SIGNAL_TERMINATE = SHELL + "signal/terminate"
 RESOURCE_CMD = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+# the service's own settings (winrm get winrm/config[/winrs]); reading them needs an administrator
+RESOURCE_CONFIG = "http://schemas.microsoft.com/wbem/wsman/1/config"
+RESOURCE_CONFIG_WINRS = RESOURCE_CONFIG + "/winrs"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 MAX_ENVELOPE = 153600
 
@@ -82,8 +86,8 @@ def _options(options: dict[str, str]) -> str:
 
 
 def envelope(to: str, action: str, body: str, operation_timeout: int, shell_id: str | None = None,
-             options: dict[str, str] | None = None) -> tuple[bytes, str]:
-    """(the request's bytes, its MessageID) for one WinRS ``action`` on the cmd shell resource."""
+             options: dict[str, str] | None = None, resource: str = RESOURCE_CMD) -> tuple[bytes, str]:
+    """(the request's bytes, its MessageID) for one ``action`` on ``resource`` (the cmd shell by default)."""
     message_id = f"uuid:{str(uuid.uuid4()).upper()}"
     selector = (f'<w:SelectorSet><w:Selector Name="ShellId">{escape(shell_id)}</w:Selector></w:SelectorSet>'
                 if shell_id else "")
@@ -96,7 +100,7 @@ def envelope(to: str, action: str, body: str, operation_timeout: int, shell_id: 
         '<w:Locale xml:lang="en-US" s:mustUnderstand="false"/>'
         '<p:DataLocale xml:lang="en-US" s:mustUnderstand="false"/>'
         f"<w:OperationTimeout>PT{max(1, int(operation_timeout))}S</w:OperationTimeout>"
-        f'<w:ResourceURI s:mustUnderstand="true">{RESOURCE_CMD}</w:ResourceURI>'
+        f'<w:ResourceURI s:mustUnderstand="true">{escape(resource)}</w:ResourceURI>'
         f'<a:Action s:mustUnderstand="true">{action}</a:Action>'
         f"{selector}{_options(options or {})}"
         f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
@@ -201,3 +205,22 @@ def output_of(xml: bytes) -> Output:
         except ValueError:
             code = None
     return Output(bytes(out), bytes(err), done, code)
+
+
+def config_values(xml: bytes) -> dict[str, str]:
+    """The settings in a config Get reply: each leaf element's local name and text (nested blocks
+    such as ``Service/Auth`` come as ``Auth.Kerberos``)."""
+    body = _root(xml).find("s:Body", NS)
+    if body is None or len(body) == 0:
+        raise ProtocolError("the config reply has an empty body")
+    out: dict[str, str] = {}
+
+    def walk(node: ET.Element, prefix: str) -> None:
+        for child in node:
+            name = child.tag.rpartition("}")[2]
+            if len(child):
+                walk(child, f"{name}.")
+            else:
+                out[prefix + name] = (child.text or "").strip()
+    walk(body[0], "")
+    return out
