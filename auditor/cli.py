@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 
 import click
 import typer
@@ -102,9 +104,22 @@ def _message(exc: BaseException) -> str:
     return str(format_message()) if callable(format_message) else str(exc)
 
 
+def _sigterm_as_interrupt() -> None:
+    """A scheduler's or systemd's stop (SIGTERM) ends a run like Ctrl-C: hosts in flight are cancelled, partial
+    reports and the retry file are written, the stored run is marked interrupted, exit code 99."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # embedded in a program that owns its signals
+
+    def interrupt(signum: int, frame: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # asyncio turns SIGINT into a clean cancellation of the run
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: never lets a traceback reach the user for input errors."""
     _mount_areas()
+    _sigterm_as_interrupt()
     try:
         result = app(args=argv, standalone_mode=False)
     except AuditorError as exc:

@@ -14,6 +14,7 @@ from rich.table import Table
 from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
 from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
 from auditor.sinks import BaseSink
+from auditor.textsafe import for_terminal, markup
 
 STATUS_STYLE = {
     HostStatus.ok: "green",
@@ -61,7 +62,7 @@ class LiveProgress(BaseSink):
         self.done += 1
         self.counts[result.status.value] += 1
         if self.live is None and not self.quiet and result.status is not HostStatus.ok and not self.console.is_terminal:
-            self.console.print(f"{result.name}: {result.status.value}" + (f" ({result.error})" if result.error else ""),
+            self.console.print(for_terminal(f"{result.name}: {result.status.value}" + (f" ({result.error})" if result.error else "")),
                                markup=False, highlight=False)
         self._refresh()
 
@@ -88,7 +89,7 @@ class LiveProgress(BaseSink):
             return self.progress
         table = Table(box=None, show_header=False, padding=(0, 1))
         for name, since in slow:
-            table.add_row("[dim]slowest[/dim]", escape(name), f"{now - since:5.1f}s")
+            table.add_row("[dim]slowest[/dim]", markup(name), f"{now - since:5.1f}s")
         return Group(self.progress, table)
 
 
@@ -112,27 +113,27 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str], recor
         headline = headline_verdict(host, run.verdict_catalogue)
         style = TONE_STYLE.get(verdict_info(headline.name, run.verdict_catalogue).tone, "") if headline else ""
         table.add_row(
-            escape(host.name),
+            markup(host.name),
             f"[{STATUS_STYLE.get(host.status, '')}]{host.status.value}[/]",
-            f"[{style}]{escape(verdict)}[/]" if style else escape(verdict),
-            escape(detail),
+            f"[{style}]{markup(verdict)}[/]" if style else markup(verdict),
+            markup(detail),
             f"{host.timings.total_ms / 1000:.1f}s",
         )
     if len(hosts) > RECAP_ROWS:
         table.caption = f"{len(hosts) - RECAP_ROWS} more hosts in the report"
     console.print(table)
     for path in report_paths:
-        console.print(f"report: {escape(str(path))}", highlight=False)
+        console.print(f"report: {markup(path)}", highlight=False)
     if recorded_in:
-        console.print(f"history: run {escape(run.run_id)} recorded in {escape(recorded_in)}", highlight=False)
+        console.print(f"history: run {markup(run.run_id)} recorded in {markup(recorded_in)}", highlight=False)
     if run.history is not None and run.history.previous_run_id:
         moved = ", ".join(f"{k} {v}" for k, v in run.history.changes.items() if v and k != "unchanged") or "nothing changed"
-        console.print(f"since the previous scan ({escape(run.history.previous_run_id)}): {escape(moved)}", highlight=False)
+        console.print(f"since the previous scan ({markup(run.history.previous_run_id)}): {markup(moved)}", highlight=False)
     if run.waivers:
         soon = sum(w.expiring_soon for w in run.waivers)
         console.print(f"waivers in force: {len(run.waivers)}" + (f", {soon} expiring within 14 days" if soon else ""),
                       highlight=False)
-    console.print(summary_line(run), highlight=False)
+    console.print(for_terminal(summary_line(run)), markup=False, highlight=False)
 
 
 def summary_line(run: RunResult) -> str:

@@ -19,6 +19,7 @@ class Gathered:
     facts: dict[str, Any] = field(default_factory=dict)
     collectors: list[CollectorResult] = field(default_factory=list)
     malformed: bool = False  # the host answered, but with no recognisable collector output at all
+    truncated_at: int | None = None  # the host's output was cut at this many bytes (the bound on remote output)
 
 
 def selected_collectors(collectors: list[Collector], enabled: set[str]) -> list[Collector]:
@@ -40,6 +41,8 @@ async def gather(transport: Transport, collectors: list[Collector], platform: st
     elapsed = (time.perf_counter() - started) * 1000
     sections = split_batch_output(exec_result.stdout, exec_result.stderr, nonce, [c.name for c in collectors])
     result.malformed = not any(s.complete for s in sections.values())
+    if exec_result.truncated:
+        result.truncated_at = max(len(exec_result.stdout), len(exec_result.stderr))
     for col in collectors:
         sec = sections[col.name]
         cr = CollectorResult(name=col.name, rc=sec.rc, stdout_bytes=len(sec.stdout), duration_ms=round(elapsed, 2))
@@ -75,6 +78,7 @@ class PlayFacts:
     variables: dict[str, Any]
     context: dict[str, Any]
     malformed: bool = False
+    truncated_at: int | None = None
 
 
 async def gather_play(transport: Transport, plan: Any, play: Any, enabled: set[str], timeout: float,
@@ -103,4 +107,5 @@ async def gather_play(transport: Transport, plan: Any, play: Any, enabled: set[s
         "host": {"name": plan.name, "address": plan.address, "groups": plan.groups, "platform": plan.platform},
         "enabled": set(enabled),
     }
-    return PlayFacts(facts, variables, context, malformed=gathered.malformed and bool(collectors))
+    return PlayFacts(facts, variables, context, malformed=gathered.malformed and bool(collectors),
+                     truncated_at=gathered.truncated_at)

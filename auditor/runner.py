@@ -147,7 +147,10 @@ class Runner:
         try:
             await asyncio.wait_for(self._run_plays(plan, state), timeout=self.options.host_deadline)
             status, error = HostStatus.ok, None
-            if state.malformed:
+            if state.malformed and state.truncated_at is not None:
+                status, error = HostStatus.error, (f"output too large: the host sent more than {state.truncated_at} bytes "
+                                                   "(the bound on remote output) before any collector finished")
+            elif state.malformed:
                 status, error = HostStatus.error, "malformed output: no collector results could be read"
         except asyncio.TimeoutError:
             status, error = HostStatus.timed_out, f"host deadline of {self.options.host_deadline:g}s exceeded during {state.phase}"
@@ -212,6 +215,7 @@ class Runner:
         gathered = await self.gather(plan, planned, transport, result)
         state.timings.gather_ms += round((time.perf_counter() - t) * 1000, 2)
         state.malformed = state.malformed or gathered.malformed
+        state.truncated_at = state.truncated_at or gathered.truncated_at
         state.phase = f"checks ({play.name})"
         t = time.perf_counter()
         checks = evaluate_checks(play.checks, gathered.context, plan.platform, self.options.enabled)
@@ -237,6 +241,7 @@ class _HostState:
     plays: list[PlayResult] = field(default_factory=list)
     phase: str = "start"
     malformed: bool = False
+    truncated_at: int | None = None
     timings: Timings = field(default_factory=Timings)
 
 

@@ -23,7 +23,9 @@ import importlib
 import multiprocessing
 import os
 import resource
+import signal
 import threading
+import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterable
@@ -81,7 +83,10 @@ def preload_transports(plans: list[HostPlan]) -> None:
 
 
 class PipeSink(BaseSink):
-    """In a worker: each event becomes one typed message to the parent."""
+    """In a worker: each event becomes one typed message to the parent. Critical: when the parent is gone
+    (the pipe is broken), the worker's run stops instead of going on with no one to report to."""
+
+    critical = True
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -99,12 +104,47 @@ def _plan_secrets(plans: Iterable[HostPlan]) -> list[Secret]:
         out.extend(plan.secrets)
         if plan.spec is not None and plan.spec.password is not None:
             out.append(plan.spec.password)
+        kerberos = plan.spec.winrm.kerberos if plan.spec is not None and plan.spec.winrm is not None else None
+        if kerberos is not None and kerberos.password is not None:
+            out.append(kerberos.password)
     return out
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """A worker must never outlive its parent (a remediation would go on changing hosts with nobody to stop
+    it): the kernel sends it SIGTERM when the parent dies (Linux prctl), and a watchdog thread checks the
+    parent where prctl is not available. SIGTERM interrupts the run like Ctrl-C (``auditor.cli``)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def _worker_main(plans: list[HostPlan], header: RunResult, options: RunOptions, executor: PlayExecutor | None,
-                 hook: CheckHook | None, secret_values: dict[str, str], conn: Connection) -> None:
+                 hook: CheckHook | None, secret_values: dict[str, str], parent_pid: int,
+                 inherited: list[Connection], conn: Connection) -> None:
     """In the worker: run the share; the pipe sink streams its events; a last ``WorkerDone``."""
+    for other in inherited:  # forked: the parent's ends of every pipe, this worker's own included. Held here,
+        other.close()        # they would keep a pipe open after the parent died and block its writer for good
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     import_values(secret_values)  # empty when forked: the inherited store has them
     runner = Runner(options, sinks=[PipeSink(conn)], play_executor=executor, check_hook=hook, keep_results=False)
     try:
@@ -138,7 +178,8 @@ def run_in_workers(
     run = header.model_copy()
     out = Sinks(sinks)
     results: dict[str, HostResult] = {}
-    procs, conns = [], []
+    procs: list[Any] = []
+    conns: list[Connection] = []
     stop: list[str] = []
     if forked:
         # the collector's passes write to every object they scan, which would copy, in each child, the
@@ -149,8 +190,9 @@ def run_in_workers(
         for share in shares:
             parent_end, child_end = ctx.Pipe(duplex=False)
             values = {} if forked else export_values(_plan_secrets(share))
+            inherited = [*conns, parent_end] if forked else []
             proc = ctx.Process(target=_worker_main, args=(share, header, per_worker, play_executor, check_hook, values,
-                                                          child_end), daemon=True)
+                                                          os.getpid(), inherited, child_end), daemon=True)
             proc.start()
             child_end.close()
             procs.append(proc)

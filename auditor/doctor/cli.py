@@ -6,17 +6,17 @@ import asyncio
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from auditor.commands import options as opt
 from auditor.errors import ExitCode, UsageError
+from auditor.textsafe import markup
 
 MARKS = {True: "[green]ok  [/green]", False: "[red]FAIL[/red]", None: "[yellow]--  [/yellow]"}
 
 
 def _clean(text: str) -> str:
     """Remote and library text, printable: no control characters, rich markup escaped."""
-    return escape("".join(c if c.isprintable() else " " for c in text))
+    return markup(text)
 
 
 def doctor_command(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from datetime import timedelta
 from typing import Optional
 
@@ -20,6 +19,7 @@ from auditor.store import RunListing, RunRecord, RunState, Store, StoreError, St
 history_app = typer.Typer(name="history", help="Recorded runs: list them, prune old ones.", no_args_is_help=True)
 
 from auditor.commands.options import STORE_HELP  # noqa: E402  (one help text for every --store)
+from auditor.textsafe import for_terminal
 FORMATS = ("table", "json")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -37,11 +37,6 @@ def parse_duration(value: str) -> timedelta:
     for amount, unit in parts:
         total += timedelta(**{_UNITS[unit]: int(amount)})
     return total
-
-
-def terminal_text(value: object) -> str:
-    """Remote text made safe for a terminal: control characters (escape sequences...) shown as \\xNN."""
-    return "".join(c if c == "\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in str(value))
 
 
 def _check_format(fmt: str) -> str:
@@ -99,7 +94,7 @@ def _runs_table(listings: list[RunListing]) -> Table:
         table.add_row(
             Text(r.id), Text(r.kind), Text(r.state.value, style=_state_style(r)),
             Text(f"{r.started:%Y-%m-%d %H:%M}"), Text(took), Text(hosts),
-            Text(_counts(r.by_status)), Text(terminal_text(_counts(r.by_verdict, top=4))),
+            Text(_counts(r.by_status)), Text(for_terminal(_counts(r.by_verdict, top=4))),
         )
     return table
 
@@ -196,17 +191,17 @@ def print_diff(console: Console, result: RunDiff, *, show_unchanged: bool = Fals
         checks = ", ".join(f"{c.check_id} {c.old or '-'}→{c.new or '-'}" for c in h.checks[:6])
         if len(h.checks) > 6:
             checks += f" +{len(h.checks) - 6}"
-        table.add_row(Text(terminal_text(h.host)), Text(h.change.value, style=_STYLE[h.change]),
-                      Text(terminal_text(h.old_verdict or h.old_status or "-")),
-                      Text(terminal_text(h.new_verdict or h.new_status or "-")), Text(terminal_text(checks)))
+        table.add_row(Text(for_terminal(h.host)), Text(h.change.value, style=_STYLE[h.change]),
+                      Text(for_terminal(h.old_verdict or h.old_status or "-")),
+                      Text(for_terminal(h.new_verdict or h.new_status or "-")), Text(for_terminal(checks)))
     console.print(table)
     for h in hosts:
         for listing in h.listings:
-            console.print(Text(f"{terminal_text(h.host)}: {listing.check_id}", style="bold"))
+            console.print(Text(f"{for_terminal(h.host)}: {listing.check_id}", style="bold"))
             for line in listing.diff:
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else \
                     "cyan" if line.startswith("@@") else ""
-                console.print(Text("  " + terminal_text(line), style=style))
+                console.print(Text("  " + for_terminal(line), style=style))
 
 
 def register(app: typer.Typer) -> None:

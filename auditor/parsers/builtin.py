@@ -40,6 +40,8 @@ def parse_json(out: CollectorOutput) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseError(f"expected a JSON document: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ParseError("expected a JSON document: nesting too deep") from None
 
 
 @register_parser("ndjson")
@@ -52,6 +54,8 @@ def parse_ndjson(out: CollectorOutput) -> list[Any]:
             items.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise ParseError(f"expected one JSON object per line: line {n}: {exc.msg}") from None
+        except RecursionError:
+            raise ParseError(f"expected one JSON object per line: line {n}: nesting too deep") from None
     return items
 
 

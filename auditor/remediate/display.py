@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
 from auditor.results import HOST_DOWN_STATUSES, RunResult, TaskStatus
+from auditor.textsafe import markup
 
 STYLE = {TaskStatus.ok: "green", TaskStatus.changed: "yellow", TaskStatus.failed: "bold red", TaskStatus.skipped: "dim"}
 MAX_HOSTS_SHOWN = 200
@@ -24,22 +24,22 @@ def changed_hosts(run: RunResult) -> list[str]:
 def print_tasks(console: Console, run: RunResult, *, show_diff: bool, check_mode: bool) -> None:
     would = "would change" if check_mode else "changed"
     for host in run.hosts[:MAX_HOSTS_SHOWN]:
-        head = f"[bold]{escape(host.name)}[/bold]"
+        head = f"[bold]{markup(host.name)}[/bold]"
         if host.status in HOST_DOWN_STATUSES:
-            console.print(f"{head}: [bold red]{host.status.value}[/] {escape(host.error or '')}", highlight=False)
+            console.print(f"{head}: [bold red]{host.status.value}[/] {markup(host.error or '')}", highlight=False)
             continue
         console.print(head, highlight=False)
         for task in host.all_tasks():
             label = "would change" if task.status is TaskStatus.changed and check_mode else task.status.value
-            item = f" [{escape(task.loop_item)}]" if task.loop_item else ""
-            console.print(f"  [{STYLE[task.status]}]{label:>12}[/] {escape(task.name)}{item}: {escape(task.message)}",
+            item = f" [{markup(task.loop_item)}]" if task.loop_item else ""
+            console.print(f"  [{STYLE[task.status]}]{label:>12}[/] {markup(task.name)}{item}: {markup(task.message)}",
                           highlight=False)
             if task.backup_path:
-                console.print(f"{'':>15}backup: {escape(task.backup_path)}", highlight=False)
+                console.print(f"{'':>15}backup: {markup(task.backup_path)}", highlight=False)
             if show_diff and task.diff:
                 for line in task.diff.splitlines():
                     style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                    console.print(f"{'':>15}[{style}]{escape(line)}[/]", highlight=False)
+                    console.print(f"{'':>15}[{style}]{markup(line)}[/]", highlight=False)
     if len(run.hosts) > MAX_HOSTS_SHOWN:
         console.print(f"... {len(run.hosts) - MAX_HOSTS_SHOWN} more hosts in the report", highlight=False)
     console.print(summary(run, would), highlight=False)

@@ -10,7 +10,8 @@ import pytest
 
 from auditor.cli import main
 from auditor.errors import ExitCode, UsageError
-from auditor.history.cli import parse_duration, terminal_text
+from auditor.history.cli import parse_duration
+from auditor.textsafe import for_terminal
 from auditor.history.diff import drift_schema
 from auditor.results import CheckStatus, utcnow
 from auditor.store import open_store
@@ -61,8 +62,8 @@ def test_parse_duration():
 
 
 def test_terminal_text_neutralises_escape_sequences():
-    assert terminal_text("ok\x1b[2Jgone\r\x00") == "ok\\x1b[2Jgone\\x0d\\x00"
-    assert terminal_text("tab\tkept, ünïcode kept") == "tab\tkept, ünïcode kept"
+    assert for_terminal("ok\x1b[2Jgone\r\x00") == "ok\\x1b[2Jgone \\x00"
+    assert for_terminal("tab\tfolded, ünïcode kept") == "tab folded, ünïcode kept"
 
 
 def test_list_without_a_store_says_so_and_creates_nothing(capsys, tmp_path, monkeypatch):
