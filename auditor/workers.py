@@ -83,19 +83,23 @@ def preload_transports(plans: list[HostPlan]) -> None:
 
 
 class PipeSink(BaseSink):
-    """In a worker: each event becomes one typed message to the parent. Critical: when the parent is gone
-    (the pipe is broken), the worker's run stops instead of going on with no one to report to."""
-
-    critical = True
+    """In a worker: each event becomes one typed message to the parent. When the parent is gone (the pipe is
+    broken), the worker's run stops, as after Ctrl-C, instead of going on with no one to report to."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
 
+    def _send(self, message: WorkerMessage) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            os.kill(os.getpid(), signal.SIGINT)
+
     def host_started(self, name: str) -> None:
-        self.conn.send(HostStarted(name))
+        self._send(HostStarted(name))
 
     def host_finished(self, result: HostResult) -> None:
-        self.conn.send(HostFinished(result.model_dump_json()))
+        self._send(HostFinished(result.model_dump_json()))
 
 
 def _plan_secrets(plans: Iterable[HostPlan]) -> list[Secret]:
@@ -154,6 +158,8 @@ def _worker_main(plans: list[HostPlan], header: RunResult, options: RunOptions, 
     finally:
         try:
             conn.send(WorkerDone(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        except OSError:  # the parent is gone or stopped listening (an interrupt): nothing left to tell it
+            pass
         finally:
             conn.close()
 

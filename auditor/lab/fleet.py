@@ -117,7 +117,7 @@ class LabFleet:
                 self._held.append(sock)
                 port = sock.getsockname()[1]
             faults = Faults(wrong_password=f["wrong_password"], refused=f["refused"], slow=f["slow"], hang=f["hang"],
-                            reset=f["reset"])
+                            reset=f["reset"], hostile=f.get("hostile"))
             auth = frozenset({"kerberos"}) if self.kerberos is not None else frozenset({"ntlm", "basic"})
             config = WinrsHostConfig(h.name, address=h.address, port=port, scheme="http", user=self.user,
                                      password=self.password, auth=auth, model=h.model,  # type: ignore[arg-type]
@@ -141,7 +141,8 @@ class LabFleet:
             f = _faults(h)
             hosts.append(SshLabHost(h.name, h.address, h.model,  # type: ignore[arg-type]
                                     SshFaults(reject_auth=f["wrong_password"], closed=f["refused"], delay=f["slow"],
-                                              hang=f["hang"], reset="command" if f["reset"] else None)))
+                                              hang=f["hang"], reset="command" if f["reset"] else None,
+                                              hostile=f.get("hostile"))))
         if not hosts:
             return
         self.sshd = SshLabFleet(hosts, port=0 if self.ports == "free" else 22, user=self.user, password=self.password)

@@ -107,6 +107,7 @@ class SshFaults:
     delay: float = 0.0               # extra seconds before answering each command
     garbage: str | None = None       # "random" bytes | "endless" output | "broken-markers" in a batch
     reset: str | None = None         # "connect" (during the handshake) | "command" (when a command starts)
+    hostile: str | None = None       # disconnect after the handshake with this text as the reason
 
     def __post_init__(self) -> None:
         if self.garbage not in (None, "random", "endless", "broken-markers"):
@@ -173,7 +174,10 @@ class _HostServer(asyncssh.SSHServer):
         if self.host.faults.reset == "connect":
             asyncio.get_running_loop().call_soon(_reset, conn)
 
+
     def begin_auth(self, username: str) -> bool:
+        if self.host.faults.hostile is not None:  # the client is told why, in the server's own words
+            raise asyncssh.DisconnectError(asyncssh.DISC_BY_APPLICATION, self.host.faults.hostile)
         return True
 
     def password_auth_supported(self) -> bool:

@@ -74,6 +74,9 @@ def remediate_command(
     if check and yes:
         raise UsageError("--check and --yes contradict each other: --check never changes anything")
     formats = parse_formats(report)
+    from auditor.report.writers import check_output_folder
+
+    check_output_folder(output)  # an unwritable folder is refused before anything connects
     if not check and not yes and not sys.stdin.isatty():
         raise UsageError(NO_TTY)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
@@ -113,9 +116,15 @@ def remediate_command(
 
 
 def _write(run: RunResult, formats: list[str], output: Path, console: Console, quiet: bool, write_reports) -> None:
+    """The reports and, as `auditor run` does, the retry file: hosts that are not ok, for ``--limit @FILE``."""
+    from auditor.inventory.retry import write_retry_file
+    from auditor.results import HostStatus
+    from auditor.textsafe import markup
+
     for path in write_reports(run, formats, output):
         if not quiet:
-            console.print(f"report: {path}", highlight=False)
+            console.print(f"report: {markup(path)}", highlight=False)
+    write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
 
 
 def register(app: typer.Typer) -> None:

@@ -134,6 +134,23 @@ def test_a_failed_write_keeps_the_original_file(lab, tmp_path):
     assert dev1.vm_mode == "mirrored"  # no restart after a failed edit
 
 
+def test_a_write_whose_answer_is_lost_says_the_file_may_have_changed_and_where_the_backup_is(lab, tmp_path):
+    fleet, inventory, known = lab
+    host = host_by_scenario(fleet, "win-conflict-confirmed")
+    host.model.remediation_faults = {"lose-reply"}
+    dev1 = host.model.state.user("dev1")
+    original = dev1.wslconfig
+    run = execute_remediation([REVERT], [str(inventory)], limit=host.name, options=RunOptions(enabled={"restart"}),
+                              check_mode=False, connection=ConnectionDefaults(host_key_checking="strict", known_hosts_file=str(known)))
+    (result,) = run.hosts
+    failed = result.all_tasks()[0]
+    assert failed.status is TaskStatus.failed and result.status.value == "failed"
+    assert "the file may have changed; backup at" in failed.message and failed.backup_path
+    assert failed.backup_path in failed.message
+    assert dev1.wslconfig != original  # it did change on the host
+    assert host.model.remediation_files[failed.backup_path] == original  # and the backup named is the original
+
+
 def test_without_a_terminal_or_yes_it_refuses(lab, tmp_path):
     fleet, inventory, known = lab
     state = snapshot(fleet)

@@ -69,6 +69,8 @@ class ScriptedTransport(Transport):
             return ExecResult(b"\x00\xff garbage @@AUDITOR:deadbeef:BEGIN:kernel\n", b"", 0)
         if self.behaviour == "crash":
             raise RuntimeError("boom")
+        if self.behaviour == "flood":
+            return ExecResult(b"y\n" * 500, b"", None, truncated=True)
         await asyncio.sleep(0)
         nonce = sh_nonce(script)
         out, err = b"", b""
@@ -173,3 +175,17 @@ def test_auto_workers_only_uses_more_cores_when_each_gets_real_work(hosts, cpus,
     from auditor.workers import auto_workers
 
     assert auto_workers(hosts, cpus) == expected
+
+
+def test_a_flood_over_the_bound_says_output_too_large(tmp_path):
+    result, _ = run(tmp_path, {"flood": "flood"})
+    assert result.hosts[0].status is HostStatus.error
+    assert result.hosts[0].error.startswith("output too large: the host sent more than 1000 bytes")
+
+
+@pytest.mark.parametrize("parser, text", [("json", "[" * 100_000 + "]" * 100_000), ("ndjson", "{}\n" + "[" * 100_000)])
+def test_json_parsers_report_deep_nesting_as_their_parse_error(parser, text):
+    from auditor.parsers.registry import CollectorOutput, ParseError, get_parser
+
+    with pytest.raises(ParseError, match="nesting too deep|expected"):
+        get_parser(parser)(CollectorOutput("x", text.encode(), b"", 0))

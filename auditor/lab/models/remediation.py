@@ -8,7 +8,8 @@ real host, and answers with the JSON the real script prints.
 Files other than a profile's `.wslconfig` (backups, files a command creates) live in
 ``model.remediation_files`` (path -> bytes, case-insensitive paths). Fault knob for tests:
 ``model.remediation_faults`` (a set): ``"write"`` makes the temporary file write fail after the backup
-was taken (disk full), ``"read"`` makes reading the file fail (access denied).
+was taken (disk full), ``"read"`` makes reading the file fail (access denied), ``"lose-reply"`` applies a
+``.wslconfig`` write and then loses its answer (a connection that drops at the worst moment).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def apply_remediation(model: Any, script: str) -> Any:
         if handler is None:
             return CommandOutcome(stderr=f"auditor lab: unknown remediation step {step.name}\n".encode(), rc=1)
         reply = handler(model, step)
+    if step.name == "wslconfig.write" and "lose-reply" in _faults(model):
+        return CommandOutcome(b"", rc=0)  # the write happened; the answer never arrives
     if not isinstance(reply, dict):
         return reply  # commands answer with the model's own outcome
     return CommandOutcome((json.dumps(reply, separators=(",", ":")) + ("\r\n" if windows else "\n")).encode("utf-8"))

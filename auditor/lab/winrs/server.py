@@ -42,6 +42,7 @@ class Faults:
     reset_first: int = 0             # reset only the first N requests (a transient fault)
     quota_after: int | None = None   # Command faults with ERROR_WSMAN_QUOTA_MAX_OPERATIONS after N per shell
     garbage: bool = False            # authenticate, then answer every SOAP request with bytes that are not XML
+    hostile: str | None = None       # refuse to open a shell with a WS-Management fault carrying this text
     max_envelope_kb: int | None = None  # a lowered MaxEnvelopeSizekb: larger requests get HTTP 413
     max_shells: int | None = None    # MaxShellsPerUser: Create faults (HTTP 500, QUOTA_MAX_SHELLS) beyond it
 
@@ -254,6 +255,8 @@ class WinrsHostServer:
             values = soap.WINRS_DEFAULTS if req.resource == soap.RESOURCE_CONFIG_WINRS else dict(
                 soap.CONFIG_DEFAULTS, MaxEnvelopeSizekb=str(self.config.faults.max_envelope_kb or 500))
             return 200, soap.config_response(rid, req.resource, values)
+        if req.action == soap.ACTION_CREATE and self.config.faults.hostile is not None:
+            return 500, self.config.faults.hostile.encode("utf-8")  # not even SOAP: a broken proxy, say
         if req.action == soap.ACTION_CREATE:
             if self.config.faults.max_shells is not None and len(self.shells) >= self.config.faults.max_shells:
                 return self._fault(rid, QUOTA_MAX_SHELLS, "w:QuotaLimit",

@@ -14,9 +14,10 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
+from auditor.errors import TransportError
 from auditor.mirrored.shapes import b64bytes
 from auditor.remediate.modules.base import Module, ModuleArgs, ModuleContext, Outcome, register_module
-from auditor.remediate.wire import ps_step
+from auditor.remediate.wire import ReplyError, ps_step
 from auditor.mirrored.remediation.wslconfig_edit import EditError, edit_wslconfig, validate_request
 from auditor.results import TaskStatus
 
@@ -150,7 +151,15 @@ class WslconfigModule(Module):
         write = {"path": path, "expect": hashlib.sha256(data).hexdigest() if exists else "",
                  "content": base64.b64encode(edit.data).decode("ascii"), "backup": args.backup,
                  "backup_path": backup_base(path, ctx.stamp)}
-        reply = await ctx.call(ps_step("wslconfig.write", write, WRITE_PS), "wslconfig.write")
+        try:
+            reply = await ctx.call(ps_step("wslconfig.write", write, WRITE_PS), "wslconfig.write")
+        except (ReplyError, TransportError) as exc:
+            # the write was sent: it may have happened. Say so, and where its backup would be
+            where = f"{write['backup_path']}.bak (or -N.bak)" if args.backup and exists else "none (no backup was asked for)"
+            return Outcome(TaskStatus.failed, f"{path}: the host's answer to the write was lost ({exc}): the file may "
+                           f"have changed; backup at {where}. Re-run with --check to see its state.", diff=edit.diff,
+                           backup_path=f"{write['backup_path']}.bak" if args.backup and exists else None,
+                           data={"_broken": isinstance(exc, TransportError)})
         backup = str(reply["Backup"]) if reply.get("Backup") else None
         if reply.get("Error") or not reply.get("Written"):
             err = str(reply.get("Error") or "the host did not confirm the write")[:300]
