@@ -12,8 +12,16 @@ from auditor.results import CheckResult, CheckStatus
 MAX_EVIDENCE_CHARS = 20_000
 
 
-def evaluate_checks(checks: list[Check], context: dict[str, Any], platform: str, enabled: set[str]) -> list[CheckResult]:
-    return [evaluate_check(c, context, platform, enabled) for c in checks]
+def evaluate_checks(checks: list[Check], context: dict[str, Any], platform: str, enabled: set[str],
+                    only: frozenset[str] | None = None) -> list[CheckResult]:
+    """One result per check; with ``only`` (``--check-id``), the others are ``skipped``, not evaluated."""
+    return [evaluate_check(c, context, platform, enabled) if only is None or c.id in only else _not_selected(c)
+            for c in checks]
+
+
+def _not_selected(check: Check) -> CheckResult:
+    return CheckResult(id=check.id, title=check.title, severity=check.severity, status=CheckStatus.skipped,
+                       message="not selected (--check-id)", tags=list(check.tags), refs=list(check.refs))
 
 
 def evaluate_check(check: Check, context: dict[str, Any], platform: str, enabled: set[str]) -> CheckResult:

@@ -224,6 +224,7 @@ class RunOptionsRecord(_Model):
     workers: int | None = None
     worker_peak_rss_mb: list[float] = Field(default_factory=list)
     check_mode: bool | None = Field(default=None, description="remediation runs only")
+    check_ids: list[str] | None = Field(default=None, description="--check-id: only these checks were evaluated")
 
 
 RunKind = Literal["audit", "remediation"]

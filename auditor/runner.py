@@ -51,11 +51,13 @@ class RunOptions:
     enabled: set[str] = field(default_factory=set)   # opt-in checks/collectors, e.g. {"probe"}
     include_facts: bool = False
     workers: int = 1  # processes; 0 = auto (one per core when there are enough hosts), see auditor.workers
+    check_ids: frozenset[str] | None = None  # --check-id: only these checks are evaluated (the others: skipped)
 
     def record(self, **extra: object) -> RunOptionsRecord:
         return RunOptionsRecord(forks=self.forks, connect_timeout=self.connect_timeout,
                                 command_timeout=self.command_timeout, host_deadline=self.host_deadline,
-                                enabled=sorted(self.enabled), include_facts=self.include_facts, **extra)  # type: ignore[arg-type]
+                                enabled=sorted(self.enabled), include_facts=self.include_facts,
+                                check_ids=sorted(self.check_ids) if self.check_ids is not None else None, **extra)  # type: ignore[arg-type]
 
 
 #: Runs one play on one connected host. The default is the audit (gather -> checks -> hook -> verdict);
@@ -218,7 +220,8 @@ class Runner:
         state.truncated_at = state.truncated_at or gathered.truncated_at
         state.phase = f"checks ({play.name})"
         t = time.perf_counter()
-        checks = evaluate_checks(play.checks, gathered.context, plan.platform, self.options.enabled)
+        checks = evaluate_checks(play.checks, gathered.context, plan.platform, self.options.enabled,
+                                 self.options.check_ids)
         for check in checks:
             check.key = check_key(planned, check.id)
         if self.check_hook is not None:

@@ -7,7 +7,7 @@ Each is an ``Annotated`` type; a command keeps its own default in its signature
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -53,3 +53,29 @@ def connection_defaults(host_key_checking: str | None, known_hosts: Path | None)
     if host_key_checking is not None and host_key_checking not in HOST_KEY_POLICIES:
         raise UsageError(f"--host-key-checking: expected {', '.join(HOST_KEY_POLICIES[:-1])} or {HOST_KEY_POLICIES[-1]}")
     return ConnectionDefaults(host_key_checking=host_key_checking, known_hosts_file=str(known_hosts) if known_hosts else None)
+
+
+def enabled_option(values: list[str], known: set[str]) -> set[str]:
+    """``--enable a,b --enable c`` as a set; a name the playbooks do not know is a usage error naming the known ones."""
+    enabled = {v.strip() for item in values for v in item.split(",") if v.strip()}
+    unknown = sorted(enabled - known)
+    if unknown:
+        raise UsageError(f"--enable: unknown {', '.join(repr(u) for u in unknown)}; these playbooks know "
+                         + (", ".join(sorted(known)) if known else "no opt-in checks or modules"))
+    return enabled
+
+
+def opt_ins(books: list[Any]) -> set[str]:
+    """Every opt-in name the playbooks use: their collectors', checks' and remediation modules'."""
+    names: set[str] = set()
+    for book in books:
+        for play in book.plays:
+            names |= {c.opt_in for collectors in play.gather.values() for c in collectors if c.opt_in}
+            names |= {c.opt_in for c in getattr(play, "checks", []) if c.opt_in}
+            for task in getattr(play, "tasks", []):
+                from auditor.remediate.modules import get_module
+
+                module = get_module(task.module)
+                if module is not None and module.opt_in:
+                    names.add(module.opt_in)
+    return names

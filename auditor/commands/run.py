@@ -40,10 +40,6 @@ def parse_formats(value: str) -> list[str]:
     return parse(value)
 
 
-def parse_enable(values: list[str]) -> set[str]:
-    return {v.strip() for item in values for v in item.split(",") if v.strip()}
-
-
 def execute_audit(
     playbook_paths: list[str],
     inventory_sources: list[str],
@@ -143,8 +139,7 @@ def run_command(
     connection = opt.connection_defaults(host_key_checking, known_hosts)
     formats = parse_formats(report)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
-                         host_deadline=host_deadline, enabled=parse_enable(enable), include_facts=include_facts,
-                         workers=workers)
+                         host_deadline=host_deadline, include_facts=include_facts, workers=workers)
     from auditor.inventory.cli import load_from_options
     from auditor.playbook import load_playbooks
     from auditor.waivers import load_waivers
@@ -161,6 +156,7 @@ def run_command(
     if not sources:
         raise UsageError("give an inventory with -i/--inventory (or --resume RUN_ID)")
     books = load_playbooks(paths)  # bad playbooks and waiver files fail before any vault prompt
+    options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
     waivers = load_waivers(waiver_file) if waiver_file is not None else None
     inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
     console = Console(stderr=False)
@@ -171,18 +167,37 @@ def run_command(
 
 
 def validate_command(
-    playbooks: list[Path] = typer.Argument(..., help="Playbook files to check.", metavar="PLAYBOOK..."),
+    playbooks: list[Path] = typer.Argument(..., help="Playbook files to check: audits and remediation playbooks.",
+                                           metavar="PLAYBOOK..."),
 ) -> int:
-    """Check playbooks (schema, parser and rule names, expressions) without connecting anywhere.
+    """Check playbooks (schema, parser, rule and module names, expressions) without connecting anywhere.
+    Every file is checked, and each bad one reported.
 
-    Exit codes: 0 valid; 4 a playbook has an error (printed as file:line:column: message).
+    Exit codes: 0 all valid; 4 at least one has an error (printed as file:line:column: message).
     """
     from auditor.playbook import load_playbook
+    from auditor.playbook.yamlpos import read_positioned_file
+    from auditor.remediate.loader import load_remediation_playbook
 
+    bad = 0
     for path in playbooks:
-        book = load_playbook(str(path))
-        checks = sum(len(p.checks) for p in book.plays)
-        typer.echo(f"{path}: ok ({len(book.plays)} plays, {checks} checks)")
+        try:
+            doc = read_positioned_file(path, "playbook", 4 * 1024 * 1024)
+            plays = doc.data if isinstance(doc.data, list) else []
+            if any(isinstance(p, dict) and "tasks" in p for p in plays):  # a remediation playbook
+                book = load_remediation_playbook(str(path))
+                tasks = sum(len(p.tasks) for p in book.plays)
+                typer.echo(f"{path}: ok (remediation: {len(book.plays)} plays, {tasks} tasks)")
+            else:
+                audit = load_playbook(str(path))
+                checks = sum(len(p.checks) for p in audit.plays)
+                typer.echo(f"{path}: ok ({len(audit.plays)} plays, {checks} checks)")
+        except BadInputError as exc:
+            bad += 1
+            typer.secho(f"ERROR: {exc}", err=True, fg="red")
+    if bad:
+        typer.secho(f"{bad} of {len(playbooks)} playbooks have errors", err=True, fg="red")
+        return int(ExitCode.BAD_INPUT)
     return int(ExitCode.OK)
 
 

@@ -66,6 +66,9 @@ def inventory_command(
         typer.echo(dump(list_inventory(inv, [h.name for h in selected])))
     else:
         selected = limit_hosts(inv, inv.select(list_hosts), limit)
+        if not selected:
+            raise BadInputError(f"no hosts matched {list_hosts!r}" + (f" and --limit {limit!r}" if limit else "")
+                                + f" in {', '.join(inv.sources) or 'the inventory'}")
         for h in selected:
             typer.echo(h.name)
 

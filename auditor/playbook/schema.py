@@ -69,21 +69,37 @@ class Check(_Strict):
         return [value] if isinstance(value, str) else value
 
 
-class Play(_Strict):
+class PlayBase(_Strict):
+    """What every play has, audit or remediation: which hosts, variables, what to gather and derive."""
+
     name: str
-    hosts: str
+    hosts: str = Field(description="an Ansible host pattern, or a list of patterns (joined with ':', as Ansible does)")
     vars: dict[str, Any] = Field(default_factory=dict)
     gather: dict[Literal["windows", "linux"], list[Collector]] = Field(default_factory=dict)
     derive: list[str] = Field(default_factory=list)
-    checks: list[Check] = Field(default_factory=list)
-    verdict: str | None = None
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _hosts_list(cls, value: Any) -> Any:
+        if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+            return ":".join(v.strip() for v in value)
+        return value
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Play":
+    def _unique_collectors(self) -> "PlayBase":
         for platform, collectors in self.gather.items():
             dupes = repeated([c.name for c in collectors])
             if dupes:
                 raise ValueError(f"collector names must be unique per platform; {platform} repeats {dupes}")
+        return self
+
+
+class Play(PlayBase):
+    checks: list[Check] = Field(default_factory=list)
+    verdict: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_checks(self) -> "Play":
         dupes = repeated([c.id for c in self.checks])
         if dupes:
             raise ValueError(f"check ids must be unique in a play; repeated: {dupes}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from auditor.commands import options as opt
-from auditor.commands.run import DEFAULT_OUTPUT, exit_code_for, parse_enable, parse_formats
+from auditor.commands.run import DEFAULT_OUTPUT, exit_code_for, parse_formats
 from auditor.errors import ExitCode, UsageError
 from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
@@ -22,7 +22,7 @@ NO_TTY = ("refusing to change hosts without confirmation: there is no terminal t
           "Preview with --check (changes nothing), then apply with --yes")
 
 
-def execute_remediation(playbook_paths: list[str], inventory_sources: list[str], *, limit: str | None, options: RunOptions,
+def execute_remediation(playbook_paths: list[Any], inventory_sources: list[str], *, limit: str | None, options: RunOptions,
                         check_mode: bool, connection: ConnectionDefaults = ConnectionDefaults(),
                         console: Console | None = None, quiet: bool = True, inventory: Inventory | None = None,
                         store: str | None = "none") -> RunResult:
@@ -80,17 +80,18 @@ def remediate_command(
     if not check and not yes and not sys.stdin.isatty():
         raise UsageError(NO_TTY)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
-                         host_deadline=host_deadline, enabled=parse_enable(enable))
+                         host_deadline=host_deadline)
     from auditor.inventory.cli import load_from_options
     from auditor.remediate.loader import load_remediation_playbooks
 
     console = Console()
     paths = [str(p) for p in playbooks]
-    load_remediation_playbooks(paths)  # bad playbooks fail before any vault prompt
+    books = load_remediation_playbooks(paths)  # bad playbooks fail before any vault prompt
+    options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
     inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
 
     def one_pass(check_mode: bool) -> RunResult:
-        run = execute_remediation(paths, inventory, limit=limit, options=options, check_mode=check_mode, store=store,
+        run = execute_remediation(books, inventory, limit=limit, options=options, check_mode=check_mode, store=store,
                                   connection=connection, console=console, quiet=quiet, inventory=inv)
         if not quiet:
             print_tasks(console, run, show_diff=diff, check_mode=check_mode)

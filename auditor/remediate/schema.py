@@ -9,11 +9,11 @@ and optional ``when``, ``loop`` (+ ``loop_var``, ``label``), ``register``, ``cha
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from auditor.playbook.schema import Collector, repeated
+from auditor.playbook.schema import PlayBase, repeated
 
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: names the expression context already uses: a register or loop_var must not hide them
@@ -80,13 +80,9 @@ class Task(BaseModel):
         return value
 
 
-class RemediationPlay(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    hosts: str
-    vars: dict[str, Any] = Field(default_factory=dict)
-    gather: dict[Literal["windows", "linux"], list[Collector]] = Field(default_factory=dict)
-    derive: list[str] = Field(default_factory=list)
+class RemediationPlay(PlayBase):
+    """A play whose work is ``tasks`` (the rest, as an audit play: ``auditor.playbook.schema.PlayBase``)."""
+
     tasks: list[Task] = Field(min_length=1)
 
     @model_validator(mode="after")
