@@ -196,7 +196,8 @@ def validate_command(
             bad += 1
             typer.secho(f"ERROR: {exc}", err=True, fg="red")
     if bad:
-        typer.secho(f"{bad} of {len(playbooks)} playbooks have errors", err=True, fg="red")
+        if len(playbooks) > 1:
+            typer.secho(f"{bad} of {len(playbooks)} playbooks have errors", err=True, fg="red")
         return int(ExitCode.BAD_INPUT)
     return int(ExitCode.OK)
 
