@@ -104,7 +104,8 @@ async def _ssh(t: Target, script: Script) -> bytes:
                                 known_hosts=t.known_hosts, config=None, agent_path=None,
                                 encryption_algs=CIPHERS) as conn:
         res = await conn.run("sh -s", input=script.text.encode(), encoding=None, check=False)
-        return bytes(res.stdout or b"")
+        out = res.stdout or b""
+        return out if isinstance(out, bytes) else out.encode()
 
 
 async def _winrm(t: Target, script: Script) -> bytes:
@@ -133,7 +134,8 @@ async def _winrm(t: Target, script: Script) -> bytes:
 
 async def measure(targets: list[Target], scripts: dict[str, Script], concurrency: int) -> dict[str, Any]:
     sem = asyncio.Semaphore(concurrency)
-    ok, failed, errors = 0, 0, {}
+    ok, failed = 0, 0
+    errors: dict[str, int] = {}
 
     async def one(t: Target) -> None:
         nonlocal ok, failed

@@ -1,0 +1,78 @@
+"""`auditor lab serve` spread over several processes: served, audited, stopped; and refused, with the
+limit named, when the machine's open-file limit cannot hold the fleet."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDITOR = [sys.executable, "-m", "auditor"]
+PLAYBOOKS = [str(ROOT / "playbooks" / "mirrored-mode.yml"), str(ROOT / "playbooks" / "edge-nodes.yml")]
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else proc.returncode
+        assert time.monotonic() < deadline, "the lab did not write its inventory in time"
+        try:
+            proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def test_a_fleet_served_by_two_processes_is_audited_whole(tmp_path):
+    inventory = tmp_path / "lab.yml"
+    lab = subprocess.Popen([*AUDITOR, "lab", "serve", "--hosts", "60", "--seed", "5", "--ports", "free",
+                            "--processes", "2", "--inventory-out", str(inventory)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        _wait_for(inventory, lab, 120)
+        inv = yaml.safe_load(inventory.read_text())["all"]["children"]
+        win, edge = inv["windows"]["hosts"], inv["edge"]["hosts"]
+        assert len(win) + len(edge) == 60
+        win_addrs = {ipaddress.ip_address(h["ansible_host"]) for h in win.values()}
+        edge_addrs = {ipaddress.ip_address(h["ansible_host"]) for h in edge.values()}
+        assert not win_addrs & edge_addrs and len(win_addrs) == len(win) and len(edge_addrs) == len(edge)
+        known = inventory.with_suffix(".known_hosts").read_text().splitlines()
+        audit = subprocess.run([*AUDITOR, "run", *PLAYBOOKS, "-i", str(inventory), "--report", "json",
+                                "-o", str(tmp_path / "reports"), "-q", "--host-deadline", "20"],
+                               capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        report = json.loads(next((tmp_path / "reports").glob("auditor-*.json")).read_text())
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        out, _ = lab.communicate(timeout=60)
+    assert audit.returncode in (2, 3), audit.stdout + audit.stderr   # the scenario mix has failing checks
+    hosts = {h["name"]: h for h in report["hosts"]}
+    assert set(hosts) == set(win) | set(edge)
+    # both shards answered: the inventory lists the fleet in generator order, and the processes take turns
+    order = list(win) + list(edge)
+    reached = {name for name, h in hosts.items() if h["status"] in ("ok", "failed")}
+    assert reached & set(order[0::2]) and reached & set(order[1::2])
+    assert {n for n in edge if hosts[n]["status"] in ("ok", "failed")}
+    assert len(known) >= sum(1 for n in edge if hosts[n]["status"] in ("ok", "failed"))
+    said = " ".join(out.split())
+    assert "(served by 2 processes)" in said and "lab: stopped" in said
+    assert lab.returncode == 0
+
+
+def test_more_hosts_than_the_open_file_limit_allows_is_a_usage_error(tmp_path):
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+
+    proc = subprocess.run([*AUDITOR, "lab", "serve", "--hosts", "40000", "--ports", "free",
+                           "--inventory-out", str(tmp_path / "lab.yml")], capture_output=True, text=True,
+                          preexec_fn=low_limit, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    message = " ".join((proc.stdout + proc.stderr).split())
+    assert "RLIMIT_NOFILE" in message and "512" in message and "Traceback" not in message
+    assert not (tmp_path / "lab.yml").exists()
