@@ -3,7 +3,10 @@
 Reads py-spy's raw (collapsed) output of ``auditor run`` and its workers (``py-spy record -f raw -s``)
 and books each sample to the first area found walking from the innermost frame outwards, so a
 sample inside json/pickle/jinja2 counts for the auditor module that called it. Idle samples (the
-event loop waiting in epoll) are counted apart. Prints seconds of samples and shares.
+event loop waiting in epoll, pool threads waiting for work) are counted apart. Prints seconds of
+samples and shares; with ``--cpu`` (the CPU seconds the same run takes without the profiler, e.g. from
+``/usr/bin/time``) also each area's estimated CPU: py-spy on a busy machine counts a runnable thread
+as busy, so its seconds overstate, while the shares hold.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import Counter
 #: (area, pattern on one frame's "function (file:line)"), first match from the innermost frame wins
 AREAS: list[tuple[str, str]] = [
     ("idle: event loop waiting", r"^(select|poll) \(selectors\.py|EpollSelector\.select|_run_once \(asyncio/base_events\.py:\d+\)$"),
+    ("idle: thread pool waiting", r"^_worker \(concurrent/futures/thread\.py:81\)$"),
     ("batch: split output", r"auditor/collectors/batch\.py"),
     ("secret scrub", r"auditor/redact\.py|auditor/report/redact\.py"),
     ("reports: JSON/HTML", r"auditor/report/"),
@@ -56,11 +60,13 @@ def main() -> None:
     ap.add_argument("raw")
     ap.add_argument("--rate", type=float, default=200.0, help="py-spy's sampling rate (-r)")
     ap.add_argument("--hosts", type=int, default=0, help="print ms per host too")
+    ap.add_argument("--cpu", type=float, default=0.0, help="measured CPU seconds of the run: scale to it")
     args = ap.parse_args()
     counts = split(open(args.raw).read())
     busy = sum(v for k, v in counts.items() if not k.startswith("idle"))
+    scale = args.cpu / (busy / args.rate) if args.cpu else 1.0
     for name, n in counts.most_common():
-        secs = n / args.rate
+        secs = n / args.rate * (1.0 if name.startswith("idle") else scale)
         share = "" if name.startswith("idle") else f"{100 * n / busy:5.1f} %"
         per_host = f"  {secs * 1000 / args.hosts:6.2f} ms/host" if args.hosts else ""
         print(f"{name:<48} {secs:7.2f} s {share}{per_host}")
