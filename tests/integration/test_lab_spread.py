@@ -76,3 +76,25 @@ def test_more_hosts_than_the_open_file_limit_allows_is_a_usage_error(tmp_path):
     message = " ".join((proc.stdout + proc.stderr).split())
     assert "RLIMIT_NOFILE" in message and "512" in message and "Traceback" not in message
     assert not (tmp_path / "lab.yml").exists()
+
+
+def test_an_ssh_lab_host_that_cannot_listen_is_an_os_error_not_an_index_error(tmp_path):
+    """asyncssh returns a server without sockets when every bind failed (here: no descriptor left);
+    that used to surface as ``IndexError: tuple index out of range`` from ``lab serve``."""
+    script = """
+import asyncio, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+from auditor.lab.sshd import SshLabFleet, make_hosts
+async def main():
+    fleet = SshLabFleet(make_hosts(80, base="127.0.51"), port=0)
+    try:
+        await fleet.start()
+    except OSError as exc:
+        print("OSError:", exc)
+    finally:
+        await fleet.stop()
+asyncio.run(main())
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "OSError: cannot listen on 127.0.51." in proc.stdout and "out of file descriptors" in proc.stdout
