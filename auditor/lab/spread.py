@@ -5,7 +5,8 @@ against a process's open-file limit (``RLIMIT_NOFILE``). ``SpreadFleet`` starts 
 processes (``python -m auditor.lab.spread``); each regenerates the same seeded fleet, serves every
 k-th host at the address it has in the whole fleet (auditor/lab/addressing.py), and writes a part
 file (ports, SSH host keys) once its hosts listen. The parent merges the parts into one inventory
-and known_hosts file, and stops the shards on ``stop()``.
+and known_hosts file, and stops the shards on ``stop()``; a shard also stops when its stdin (a pipe
+from the parent) closes, so a parent killed outright leaves no shard behind.
 
     fleet = SpreadFleet(FleetSpec(hosts=20000, seed=1), processes=2)
     fleet.start()                          # returns once every host of every shard listens
@@ -88,7 +89,7 @@ class SpreadFleet:
                 with open(self._log(i), "wb") as log:
                     self.procs.append(subprocess.Popen(
                         [sys.executable, "-m", "auditor.lab.spread", str(spec_file), str(i), str(self.processes),
-                         str(self._part(i))], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                         str(self._part(i))], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE))
             self._wait(timeout)
         except BaseException:
             self.stop()
@@ -123,6 +124,8 @@ class SpreadFleet:
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
+            if p.stdin is not None:
+                p.stdin.close()
         deadline = time.monotonic() + STOP_TIMEOUT
         for p in self.procs:
             try:
@@ -146,6 +149,7 @@ async def serve_shard(spec: FleetSpec, index: int, count: int, part: Path) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_reader(sys.stdin.fileno(), _stop_when_parent_is_gone, stop)
     await fleet.start()
     try:
         position = {m.name: i for i, m in enumerate(members)}
@@ -156,6 +160,14 @@ async def serve_shard(spec: FleetSpec, index: int, count: int, part: Path) -> No
         await stop.wait()
     finally:
         await fleet.stop()
+
+
+def _stop_when_parent_is_gone(stop: asyncio.Event) -> None:
+    """stdin is a pipe from the parent, which never writes: end of file means the parent is gone (even
+    killed with SIGKILL), and a shard must not keep thousands of sockets open for nobody."""
+    if not os.read(sys.stdin.fileno(), 4096):
+        asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+        stop.set()
 
 
 def main(argv: list[str]) -> int:

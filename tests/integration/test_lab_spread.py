@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -98,3 +99,41 @@ asyncio.run(main())
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "OSError: cannot listen on 127.0.51." in proc.stdout and "out of file descriptors" in proc.stdout
+
+
+def test_shards_stop_when_the_parent_is_killed_outright(tmp_path):
+    inventory = tmp_path / "lab.yml"
+    lab = subprocess.Popen([*AUDITOR, "lab", "serve", "--hosts", "10", "--ports", "free", "--processes", "2",
+                            "--inventory-out", str(inventory)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                           cwd=tmp_path)
+    _wait_for(inventory, lab, 120)
+    shards = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_shard_of(int(p.name), lab.pid)]
+    assert len(shards) == 2
+    lab.kill()
+    lab.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    try:
+        while any(_alive(pid) for pid in shards):
+            assert time.monotonic() < deadline, "a lab shard outlived its parent"
+            time.sleep(0.1)  # polling a condition with a deadline: the shards are not our children to wait for
+    finally:
+        for pid in shards:  # when the test fails: leave no lab behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _is_shard_of(pid: int, parent: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"auditor.lab.spread" in cmdline
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
