@@ -108,10 +108,11 @@ def nofile_limit() -> int:
     """This process's open-file limit after lifting the soft limit to the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
-    elif hard == resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY:
-        return soft
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # not allowed here: the soft limit is what we have
+            pass
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
