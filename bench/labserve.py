@@ -14,13 +14,14 @@ import asyncio
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from auditor.lab.addressing import nofile_limit, plan_processes, system_free_files
 from auditor.lab.spread import FleetSpec, SpreadFleet
 
 
-def publish(write, out: Path) -> None:  # type: ignore[no-untyped-def]
+def publish(write: Callable[[Path], tuple[Path, Path]], out: Path) -> None:
     """Write the inventory beside ``out`` under a temporary name, then rename it into place."""
     tmp = out.with_name(out.name + ".tmp")
     written, known = write(tmp)
