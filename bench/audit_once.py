@@ -1,9 +1,10 @@
-"""One full audit in its own process: ``python -m bench.audit_once INVENTORY OUT.json [--forks N]``.
+"""One audit as a library call, for profiling: ``python -m bench.audit_once INVENTORY OUT.json [--forks N]``.
 
-Runs the main job as a library call (``execute_audit``, both shipped playbooks, JSON report) and
-writes what it measured inside the process: wall and CPU time of the audit itself (imports excluded),
-the sum of its processes' peak RSS, and the host statuses and verdicts of the run. The truer memory
-figure, the peak PSS sum of the process tree, is sampled from outside by ``bench.run`` (bench/memory.py).
+Runs the main job in-process (``execute_audit``, both shipped playbooks, JSON report, host-key
+checking off) and writes what it measured inside the process: wall and CPU time of the audit itself
+(imports excluded), the sum of its processes' peak RSS, host statuses and verdicts. Handy under
+``python -m cProfile``; the benchmark's figures come from ``auditor run`` timed as a user runs it
+(bench/run.py), which this deliberately is not. ``bench.sharded`` runs several of these.
 """
 
 from __future__ import annotations

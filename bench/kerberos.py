@@ -75,10 +75,10 @@ def main() -> None:
     try:
         assert child.stdout is not None
         lab = json.loads(child.stdout.readline())
-        from auditor.transports.winrm_options import winrm_options
+        from auditor.transports.winrm_options import resolved_winrm
         from auditor.transports.wsman import kerberos
 
-        opts = winrm_options(spec(*lab["hosts"][0], "kerberos", lab)).kerberos
+        opts = resolved_winrm(spec(*lab["hosts"][0], "kerberos", lab)).kerberos
         assert opts is not None
         started = time.process_time(), time.perf_counter()
         kerberos.ticket_cache(opts)  # the run's one kinit, timed apart

@@ -1,14 +1,19 @@
-"""Benchmark: the HTML report for a large fleet (default 5,000 hosts) in real Chromium.
+"""Benchmark: the HTML report of a real audit of the lab, in real Chromium.
 
-Prints file size, Python render time, and in Chromium: time to the first table rows, heap size, the time
-to filter to CONFLICT_CONFIRMED, to search, to sort, to expand a host, and the DOM size. Not a test: figures only.
+The results are those of a real run: either a JSON report you name (``--from-json``, e.g. one a
+``python -m bench.run`` left in bench/results/), or one made here: the lab (``bench.labserve``,
+``--hosts`` hosts, ``--seed``) is started and audited with ``auditor run`` (both shipped playbooks,
+JSON report). Prints file size, Python render time, and in Chromium: time to the first table rows,
+heap size, the time to filter to CONFLICT_CONFIRMED, to search, to sort, to expand a host, and the
+DOM size. Not a test: figures only.
 
-    .venv/bin/python bench/report_html.py [--hosts 5000] [--keep DIR]
+    .venv/bin/python bench/report_html.py [--hosts 5000] [--seed 1] [--from-json REPORT.json] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,8 +25,10 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from auditor.report.html import render_html  # noqa: E402
 from auditor.report.redact import redact_run  # noqa: E402
+from auditor.report.schema import load_report  # noqa: E402
 from auditor.report.writers import write_reports  # noqa: E402
-from tests.report_factory import make_run  # noqa: E402
+from bench.common import BIN, PLAYBOOKS, ROOT, raise_nofile  # noqa: E402
+from bench.run import Lab  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -37,14 +44,43 @@ _TIMED = """([sel, kind, value]) => {
 }"""
 
 
+# Types into the search box and resolves when the "Showing ..." line changes.
+_SEARCH = """(text) => new Promise(resolve => {
+  const shown = document.getElementById('shown'), i = document.getElementById('f-text');
+  const t0 = performance.now();
+  new MutationObserver((_, obs) => { obs.disconnect(); resolve(performance.now() - t0); })
+    .observe(shown, {childList: true, characterData: true, subtree: true});
+  i.value = text; i.dispatchEvent(new Event('input'));
+})"""
+
+
+def audit_lab(hosts: int, seed: int, workdir: Path) -> Path:
+    """Serve the lab, audit it with ``auditor run`` (JSON report), stop the lab; the report's path."""
+    raise_nofile()
+    lab = Lab(hosts, seed, workdir, with_faults=False)
+    try:
+        lab.wait_ready()
+        out = workdir / "reports"
+        proc = subprocess.run([str(BIN / "auditor"), "run", *map(str, PLAYBOOKS), "-i", str(lab.inventory), "--report",
+                               "json", "-o", str(out), "-q"], cwd=ROOT)
+        if proc.returncode not in (0, 2):
+            raise SystemExit(f"auditor run of the lab exited with {proc.returncode}")
+    finally:
+        lab.stop()
+    return sorted(out.glob("auditor-*.json"))[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=5000)
+    parser.add_argument("--hosts", type=int, default=5000, help="lab fleet size to audit (without --from-json)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--from-json", type=Path, help="the JSON report of a real audit to render")
     parser.add_argument("--keep", type=Path, help="write the report here instead of a temporary folder")
     args = parser.parse_args()
 
+    source = args.from_json or audit_lab(args.hosts, args.seed, Path(tempfile.mkdtemp(prefix="auditor-bench-lab-")))
     t0 = time.perf_counter()
-    run = make_run(args.hosts)
+    run = load_report(source)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
     render_html(redact_run(run))
@@ -54,9 +90,10 @@ def main() -> None:
     paths = {p.suffix: p for p in write_reports(run, ["html", "json"], out)}
     t_write = time.perf_counter() - t0
     html = paths[".html"]
-    print(f"hosts                     {args.hosts}")
+    print(f"results of                {source}")
+    print(f"hosts                     {len(run.hosts)}")
     print(f"checks                    {sum(len(h.all_checks()) for h in run.hosts)}")
-    print(f"factory build             {t_build:.2f} s")
+    print(f"load JSON report          {t_build:.2f} s")
     print(f"render_html (python)      {t_render:.2f} s")
     print(f"write html+json           {t_write:.2f} s")
     print(f"html size                 {html.stat().st_size / 1e6:.2f} MB (json report {paths['.json'].stat().st_size / 1e6:.2f} MB)")
@@ -83,14 +120,9 @@ def main() -> None:
         print(f"clear filter              {ms:.1f} ms")
         ms = page.evaluate(_TIMED, ['th[data-sort="name"] button', "click", None])
         print(f"sort by name              {ms:.1f} ms")
-        ms = page.evaluate("""() => new Promise(resolve => {
-            const shown = document.getElementById('shown'), before = shown.textContent, i = document.getElementById('f-text');
-            const t0 = performance.now();
-            new MutationObserver((_, obs) => { obs.disconnect(); resolve(performance.now() - t0); })
-              .observe(shown, {childList: true, characterData: true, subtree: true});
-            i.value = 'W-PROBE'; i.dispatchEvent(new Event('input'));
-        })""")
-        print(f"search 'W-PROBE'          {ms:.1f} ms (includes the 120 ms typing debounce) -> {page.locator('#shown').inner_text()}")
+        ms = page.evaluate(_SEARCH, "edge-")
+        print(f"search 'edge-'            {ms:.1f} ms (includes the 120 ms typing debounce) -> {page.locator('#shown').inner_text()}")
+        page.evaluate(_SEARCH, "")
         ms = page.evaluate(_TIMED, ["#host-rows button.toggle", "click", None])
         print(f"expand a host             {ms:.1f} ms")
         ms = page.evaluate(_TIMED, ["#more", "click", None]) if page.locator("#more").is_visible() else float("nan")

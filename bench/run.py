@@ -1,9 +1,14 @@
 """The benchmark: ``python -m bench.run [--quick] [--sizes 100,1000,5000] [--ansible-sizes 100,500]``.
 
 For each fleet size: start the simulated fleet in its own process (readiness = its inventory file
-appears), measure the bare transport floor, the full audit (both shipped playbooks) and, for the
-ansible sizes, ansible-core's idiomatic and hand-tuned playbooks on the same hosts. Each tool runs
-as its own process. Figures go to bench/results/<stamp>.json and .md (see bench/README.md).
+appears); measure the transport floor (bench/floor.py); time ``auditor run`` as a user runs it (a
+subprocess from start to exit, JSON and HTML reports written); and, for the ansible sizes, time
+``ansible-playbook`` the same way at the same forks, checking that the lab answered every command.
+``--sweep`` adds each tool's best forks setting. Figures go to bench/results/<stamp>/ (see README).
+
+Exit codes: 0 every measurement valid; 1 a measurement did not count (ansible got error answers,
+auditor lost hosts or failed, the floor failed hosts); 2 a needed part is missing (no sshpass and
+no ``--no-ansible``).
 """
 
 from __future__ import annotations
@@ -12,19 +17,19 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bench import table
-from bench.ansible_side import run_ansible
-from bench.common import BIN, PYTHON, RESULTS, ROOT, proc_cpu_s, raise_nofile
-from bench.memory import run_sampled, tree_pss_kb
+from bench.ansible_side import missing_tools, run_ansible, version as ansible_version
+from bench.common import BIN, PLAYBOOKS, PYTHON, RESULTS, ROOT, proc_cpu_s, raise_nofile
+from bench.measure import timed_run
 
 READY_TIMEOUT = 600.0
 
@@ -32,13 +37,10 @@ READY_TIMEOUT = 600.0
 def _lab_command(hosts: int, seed: int, inventory: Path, with_faults: bool) -> list[str]:
     """The default fleet leaves out the fault scenarios (hung, refused, wrong password): their time is the
     deadline you set, not throughput. ``--with-faults`` runs ``auditor lab serve`` with the whole library."""
-    auditor = BIN / "auditor"
-    probe = subprocess.run([str(auditor), "lab", "serve", "--help"], capture_output=True, text=True)
-    if with_faults and probe.returncode == 0 and "--inventory-out" in probe.stdout:
-        return [str(auditor), "lab", "serve", "--hosts", str(hosts), "--seed", str(seed), "--ports", "free",
+    if with_faults:
+        return [str(BIN / "auditor"), "lab", "serve", "--hosts", str(hosts), "--seed", str(seed), "--ports", "free",
                 "--inventory-out", str(inventory)]
-    cmd = [PYTHON, "-m", "bench.labserve", "--hosts", str(hosts), "--seed", str(seed), "--inventory-out", str(inventory)]
-    return cmd + (["--with-faults"] if with_faults else [])
+    return [PYTHON, "-m", "bench.labserve", "--hosts", str(hosts), "--seed", str(seed), "--inventory-out", str(inventory)]
 
 
 class Lab:
@@ -81,19 +83,40 @@ class Lab:
         self.log.close()
 
 
-def _worker(module: str, *args: str, sample_memory: bool = False) -> dict[str, Any]:
-    """Run one measuring tool to its end and read its figures; ``sample_memory`` adds the peak PSS sum
-    of its process tree (bench/memory.py), sampled from here because it must not run inside the tool."""
-    out = Path(args[1])
+def run_floor(inventory: Path, out: Path, forks: int) -> dict[str, Any]:
     out.unlink(missing_ok=True)
-    # unsampled tools (the floor) are not disturbed: reading smaps_rollup takes the target's mmap lock
-    measure = tree_pss_kb if sample_memory else (lambda pid: 0)
-    sampled = run_sampled([PYTHON, "-m", module, *args], ROOT, out.with_suffix(".log"), measure=measure)
-    if sampled.returncode != 0 or not out.exists():
-        return {"error": sampled.output[-2000:]}
-    result = json.loads(out.read_text())
-    if sample_memory:
-        result.update(pss_peak_mb=round(sampled.peak_pss_kb / 1024, 1), pss_samples=sampled.samples)
+    t = timed_run([PYTHON, "-m", "bench.floor", str(inventory), str(out), "--forks", str(forks)],
+                  out.with_suffix(".log"), cwd=ROOT)
+    if t.returncode != 0 or not out.exists():
+        return {"error": out.with_suffix(".log").read_text()[-2000:]}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def run_auditor(inventory: Path, workdir: Path, n: int, forks: int, expect_faults: bool) -> dict[str, Any]:
+    """``auditor run`` of both shipped playbooks as a user runs it; JSON and HTML reports written."""
+    reports = workdir / f"reports-{n}-forks{forks}"
+    cmd = [str(BIN / "auditor"), "run", *map(str, PLAYBOOKS), "-i", str(inventory), "--report", "json,html",
+           "-o", str(reports), "-q", "--forks", str(forks)]
+    t = timed_run(cmd, workdir / f"auditor-{n}-forks{forks}.log", cwd=workdir, sample_memory=True)
+    result: dict[str, Any] = {"forks": forks, "wall_s": t.wall_s, "cpu_s": t.cpu_s, "rc": t.returncode,
+                              "pss_peak_mb": t.peak_pss_mb, "problems": []}
+    jsons, htmls = sorted(reports.glob("auditor-*.json")), sorted(reports.glob("auditor-*.html"))
+    if not jsons or not htmls:
+        result["problems"].append(f"reports missing in {reports} (exit code {t.returncode})")
+        return result
+    doc = json.loads(jsons[-1].read_text())
+    statuses = Counter(h["status"] for h in doc["hosts"])
+    result.update(hosts_in_report=len(doc["hosts"]), lost=n - len(doc["hosts"]), statuses=dict(statuses),
+                  json_mb=round(jsons[-1].stat().st_size / 1e6, 2), html_mb=round(htmls[-1].stat().st_size / 1e6, 2),
+                  report_json=str(jsons[-1]))
+    transport_failures = sum(v for k, v in statuses.items() if k not in ("ok", "failed"))
+    if result["lost"]:
+        result["problems"].append(f"{result['lost']} hosts missing from the report")
+    if transport_failures and not expect_faults:
+        result["problems"].append(f"{transport_failures} hosts not audited on a lab without faults: {dict(statuses)}")
+    if t.returncode not in (0, 2, 3) or (t.returncode == 3 and not expect_faults):
+        result["problems"].append(f"auditor exited with {t.returncode}")
     return result
 
 
@@ -105,7 +128,15 @@ def machine() -> dict[str, Any]:
     mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem / 1024 / 1024, 1),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "asyncssh": version("asyncssh"), "pywinrm": version("pywinrm"), "ansible": version("ansible-core")}
+            "asyncssh": version("asyncssh"), "ansible": version("ansible-core"),
+            "load_before": os.getloadavg()[0]}
+
+
+def _say(n: int, what: str, figures: dict[str, Any]) -> None:
+    shown = {k: v for k, v in figures.items() if k not in ("problem_examples", "report_json", "log")}
+    print(f"[{n}] {what}: {shown}", flush=True)
+    for problem in figures.get("problem_examples") or figures.get("problems") or []:
+        print(f"[{n}]   ! {problem}", flush=True)
 
 
 def bench_size(n: int, args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
@@ -113,25 +144,38 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path, results: dict[st
     try:
         ready = lab.wait_ready()
         print(f"[{n}] lab ready in {ready:.1f}s ({' '.join(lab.command[1:4])})", flush=True)
-        inv = str(lab.inventory)
-        floor = _worker("bench.floor", inv, str(workdir / f"floor-{n}.json"), "--forks", str(args.forks))
-        print(f"[{n}] floor: {floor}", flush=True)
+        floor = run_floor(lab.inventory, workdir / f"floor-{n}.json", args.forks)
+        _say(n, "floor", floor)
+        if floor.get("error") or (floor.get("failed") and not args.with_faults):
+            results["invalid"].append(f"floor at {n} hosts: {floor.get('error') or floor.get('errors')}")
         lab_cpu0 = lab.cpu_s()
-        audit = _worker("bench.audit_once", inv, str(workdir / f"audit-{n}.json"), "--forks", str(args.forks),
-                        "--workers", str(args.workers), "--reports", str(workdir / f"reports-{n}"), sample_memory=True)
-        audit.update(hosts=n, floor=floor, lab_cpu_s=round(lab.cpu_s() - lab_cpu0, 2))
-        if "wall_s" in audit:
-            audit["hosts_per_s"] = round(n / audit["wall_s"], 1)
-            audit["lost"] = n - audit["hosts_in_report"]
-            audit["statuses_text"] = ", ".join(f"{k} {v}" for k, v in sorted(audit["statuses"].items()))
-        print(f"[{n}] audit: { {k: v for k, v in audit.items() if k not in ('floor', 'verdicts')} }", flush=True)
-        if n in args.sizes:
-            results["audits"].append(audit)
+        audit = run_auditor(lab.inventory, workdir, n, args.forks, args.with_faults)
+        audit.update(hosts=n, floor=floor, lab_cpu_s=round(lab.cpu_s() - lab_cpu0, 2), lab_ready_s=round(ready, 1))
+        _say(n, f"auditor run (forks {args.forks})", audit)
+        results["invalid"] += [f"auditor at {n} hosts: {p}" for p in audit["problems"]]
+        results["audits"].append(audit)
         if n in args.ansible_sizes:
-            comp: dict[str, Any] = {"hosts": n, "auditor_wall_s": audit.get("wall_s")}
+            comp: dict[str, Any] = {"hosts": n, "forks": args.forks, "auditor": audit}
             for form in ("idiomatic", "handtuned"):
-                comp[form] = run_ansible(lab.inventory, form, workdir / f"ansible-{n}")
-                print(f"[{n}] ansible {form}: {comp[form]}", flush=True)
+                comp[form] = run_ansible(lab.inventory, form, workdir / f"ansible-{n}", args.forks)
+                _say(n, f"ansible {form} (forks {args.forks})", comp[form])
+            if args.sweep:
+                comp["sweep"] = {"auditor": [], "handtuned": []}
+                for forks in args.sweep:
+                    a = audit if forks == args.forks else run_auditor(lab.inventory, workdir, n, forks, args.with_faults)
+                    h = comp["handtuned"] if forks == args.forks else run_ansible(
+                        lab.inventory, "handtuned", workdir / f"ansible-{n}", forks)
+                    comp["sweep"]["auditor"].append(a)
+                    comp["sweep"]["handtuned"].append(h)
+                    _say(n, f"sweep forks {forks}", {"auditor_wall_s": a["wall_s"], "handtuned_wall_s": h["wall_s"],
+                                                     "valid": h["valid"] and not a["problems"]})
+            for key in ("idiomatic", "handtuned"):
+                if not comp[key]["valid"]:
+                    results["invalid"].append(f"ansible {key} at {n} hosts: {comp[key]['problems']} problems, rc "
+                                              f"{comp[key]['rc']}: {comp[key]['problem_examples'][:2]}")
+            for h in (comp.get("sweep") or {}).get("handtuned", []):
+                if not h["valid"]:
+                    results["invalid"].append(f"ansible handtuned forks {h['forks']} at {n} hosts: not valid")
             results["ansible"].append(comp)
     finally:
         lab.stop()
@@ -139,36 +183,47 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path, results: dict[st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small fleets only (under a minute)")
-    ap.add_argument("--sizes", default=None, help="audit fleet sizes, comma separated (default 100,1000,5000)")
-    ap.add_argument("--ansible-sizes", default=None, help="ansible comparison sizes (default 100,500; 0 = none)")
+    ap.add_argument("--quick", action="store_true", help="small fleets only (about a minute)")
+    ap.add_argument("--sizes", default=None, help="fleet sizes, comma separated (default 100,1000,5000)")
+    ap.add_argument("--ansible-sizes", default=None, help="ansible comparison sizes (default 100,500)")
+    ap.add_argument("--no-ansible", action="store_true", help="no ansible comparison (say so, instead of failing "
+                                                              "when sshpass or ssh is missing)")
+    ap.add_argument("--sweep", default="", help="forks values to find each tool's best setting at the ansible sizes, "
+                                                "e.g. 25,50,100,200 (auditor and the hand-tuned playbook)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--forks", type=int, default=200, help="auditor --forks (and the floor's concurrency)")
-    ap.add_argument("--workers", type=int, default=0, help="auditor --workers (0 = auto, as the CLI)")
+    ap.add_argument("--forks", type=int, default=50, help="forks for both tools (and the floor's concurrency)")
     ap.add_argument("--with-faults", action="store_true", help="include unreachable/hung/wrong-password hosts")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
-    default_sizes, default_ansible = ("50", "10") if args.quick else ("100,1000,5000", "100,500")
-    args.sizes = [int(x) for x in (args.sizes or default_sizes).split(",") if x.strip()]
-    args.ansible_sizes = [int(x) for x in (args.ansible_sizes or default_ansible).split(",") if int(x) > 0]
+    default_sizes, default_ansible = ("50", "20") if args.quick else ("100,1000,5000", "100,500")
+    args.ansible_sizes = [] if args.no_ansible else \
+        [int(x) for x in (args.ansible_sizes or default_ansible).split(",") if x.strip() and int(x) > 0]
+    args.sizes = sorted({int(x) for x in (args.sizes or default_sizes).split(",") if x.strip()} | set(args.ansible_sizes))
+    args.sweep = [int(x) for x in args.sweep.split(",") if x.strip()]
+    if args.ansible_sizes and missing_tools():
+        print(f"bench: ansible figures need {', '.join(missing_tools())}: apt-get install -y openssh-client sshpass "
+              "(or pass --no-ansible to measure auditor alone)", file=sys.stderr)
+        return 2
     raise_nofile()
-    if not shutil.which("ssh") or not shutil.which("sshpass"):
-        print("ansible over ssh needs the OpenSSH client and sshpass: apt-get install -y openssh-client sshpass",
-              file=sys.stderr)
-        args.ansible_sizes = []
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     workdir = Path(args.out) / stamp
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"started": stamp, "mode": "quick" if args.quick else "full", "machine": machine(),
-                               "seed": args.seed, "forks": args.forks, "workers": args.workers, "audits": [],
-                               "ansible": [], "notes": []}
-    for n in sorted(set(args.sizes) | set(args.ansible_sizes)):
+                               "seed": args.seed, "forks": args.forks, "audits": [], "ansible": [], "invalid": [],
+                               "notes": ["ansible-core: not run (--no-ansible)"] if args.no_ansible else []}
+    if args.ansible_sizes:
+        results["machine"]["ansible_version"] = ansible_version()
+    for n in args.sizes:
         bench_size(n, args, workdir, results)
+    results["machine"]["load_after"] = os.getloadavg()[0]
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     md = table.render(results)
     (workdir / "results.md").write_text(md)
     print(md)
     print(f"figures: {workdir / 'results.json'} and results.md")
+    if results["invalid"]:
+        print("bench: these measurements do not count:\n  " + "\n  ".join(results["invalid"]), file=sys.stderr)
+        return 1
     return 0
 
 

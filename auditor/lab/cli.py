@@ -47,31 +47,29 @@ def parse_faults(values: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def build_members(scenario_files: list[Path], hosts: Optional[int], seed: int, *, cover: bool = True):
-    from auditor.lab.generator import generate_fleet, name_hosts
-    from auditor.lab.scenarios import load_library, load_scenario
+    from auditor.lab.spread import FleetSpec  # the shard processes of a spread fleet build theirs the same way
 
-    library = [load_scenario(p) for p in scenario_files] if scenario_files else load_library()
-    if hosts is None:
-        return name_hosts(library)
-    return generate_fleet(library, hosts, seed, cover=cover)
+    return FleetSpec([str(p) for p in scenario_files], hosts, seed, cover=cover).members()
 
 
 @lab_app.command("serve")
 def serve_command(
     scenarios: list[Path] = typer.Argument(None, help="Scenario files (default: the shipped library).", metavar="[SCENARIO.yml]..."),
-    hosts: Optional[int] = typer.Option(None, "--hosts", min=1, max=20000, help="Fleet size, sampled from the scenarios by weight (default: one host per scenario)."),
+    hosts: Optional[int] = typer.Option(None, "--hosts", min=1, max=1_000_000, help="Fleet size, sampled from the scenarios by weight (default: one host per scenario)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator: same seed, same fleet."),
     inventory_out: Path = typer.Option(Path("inventories/lab.yml"), "--inventory-out", help="Where to write the inventory (a .known_hosts file is written beside it)."),
     ports: str = typer.Option("standard", "--ports", help="standard (5985 / 22 on each host's own address) or free (any free port)."),
     fault: list[str] = typer.Option([], "--fault", help="HOST=KIND[,KIND]: wrong-password, refused, slow[:SECONDS], hang, reset; with --kerberos also skew[:SECONDS], unknown-spn (repeatable)."),
     kerberos: bool = typer.Option(False, "--kerberos", help="Windows hosts accept Kerberos only, from a throw-away MIT KDC on loopback (needs krb5-kdc); writes <inventory>.krb5.conf."),
+    processes: int = typer.Option(0, "--processes", min=0, max=64, help="Processes serving the fleet; 0 = as many as the open-file limit needs."),
 ) -> int:
     """Run a simulated fleet in the foreground until Ctrl-C / SIGTERM.
 
-    The inventory is written once every host listens. Exit codes: 0 stopped cleanly; 4 bad scenario file;
-    5 usage error (bad --fault, address in use).
+    The inventory is written once every host listens. A fleet larger than one process's open-file
+    limit allows is served by several processes. Exit codes: 0 stopped cleanly; 4 bad scenario file;
+    5 usage error (bad --fault, address in use, more hosts than the machine's open-file limits allow).
     """
-    from auditor.lab.fleet import LabFleet
+    from auditor.lab.addressing import CapacityError, nofile_limit, plan_processes, system_free_files
 
     if ports not in ("standard", "free"):
         raise UsageError("--ports: expected standard or free")
@@ -85,11 +83,22 @@ def serve_command(
         if shutil.which("krb5kdc", path="/usr/sbin:/usr/local/sbin:" + os.environ.get("PATH", "")) is None:
             raise UsageError("--kerberos needs the MIT KDC: apt-get install krb5-kdc krb5-admin-server "
                              "(scripts/setup.sh --test installs it)")
-    fleet = LabFleet(members, ports=ports, faults=faults, kerberos=kerberos)
-    unknown = set(parse_faults(fault)) - {h.name for h in fleet.hosts}
+    unknown = set(faults) - {m.name for m in members}
     if unknown:
         raise UsageError(f"--fault: no lab host named {', '.join(sorted(unknown))}")
+    try:
+        plan = plan_processes(len(members), nofile_limit(), system_free_files(), processes)
+    except CapacityError as exc:
+        raise UsageError(f"--hosts {len(members):,}: {exc}") from None
     console = Console()
+    if plan.processes > 1:
+        if kerberos:
+            raise UsageError(f"--kerberos serves one process; {len(members):,} hosts need {plan.processes} here "
+                             "(use fewer --hosts or raise the open-file limit)")
+        return _serve_spread(console, scenarios or [], hosts, seed, ports, faults, plan.processes, inventory_out, members)
+    from auditor.lab.fleet import LabFleet
+
+    fleet = LabFleet(members, ports=ports, faults=faults, kerberos=kerberos)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -102,18 +111,49 @@ def serve_command(
             raise UsageError(f"cannot start the lab fleet: {exc.strerror or exc} (try --ports free)") from None
         try:
             inv, known = fleet.write_inventory(inventory_out)
-            n_win = sum(h.platform == "windows" for h in fleet.hosts)
             auth = f"Kerberos, realm {fleet.principal.split('@')[1]}" if fleet.principal else "NTLM"
-            console.print(f"lab: {n_win} Windows hosts (WinRS, {auth}) and {len(fleet.hosts) - n_win} edge nodes (SSH) listening")
-            console.print(f"inventory: {inv}  (SSH host keys: {known})")
-            console.print(f"try: auditor run {PLAYBOOKS.name}/mirrored-mode.yml {PLAYBOOKS.name}/edge-nodes.yml -i {inv}")
-            console.print("Ctrl-C to stop.")
+            _say_ready(console, members, inv, known, 1, auth)
             await stop.wait()
         finally:
             await fleet.stop()
             console.print("lab: stopped")
 
     asyncio.run(main())
+    return int(ExitCode.OK)
+
+
+def _say_ready(console: Console, members: list[Any], inv: Path, known: Path, processes: int, auth: str = "NTLM") -> None:
+    n_win = sum(m.scenario.platform == "windows" for m in members)
+    spread = f" (served by {processes} processes)" if processes > 1 else ""
+    console.print(f"lab: {n_win} Windows hosts (WinRS, {auth}) and {len(members) - n_win} edge nodes (SSH) listening{spread}")
+    console.print(f"inventory: {inv}  (SSH host keys: {known})")
+    console.print(f"try: auditor run {PLAYBOOKS.name}/mirrored-mode.yml {PLAYBOOKS.name}/edge-nodes.yml -i {inv}")
+    console.print("Ctrl-C to stop.")
+
+
+def _serve_spread(console: Console, scenarios: list[Path], hosts: Optional[int], seed: int, ports: str,
+                  faults: dict[str, dict[str, Any]], processes: int, inventory_out: Path, members: list[Any]) -> int:
+    """Serve the fleet from ``processes`` shard processes (auditor/lab/spread.py) until SIGINT/SIGTERM."""
+    import threading
+
+    from auditor.lab.spread import FleetSpec, ShardFailed, SpreadFleet
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    spec = FleetSpec([str(p) for p in scenarios], hosts, seed, cover=True, ports=ports, faults=faults)
+    fleet = SpreadFleet(spec, processes)
+    try:
+        fleet.start()
+    except ShardFailed as exc:
+        raise UsageError(f"cannot start the lab fleet: {exc} (try --ports free)") from None
+    try:
+        inv, known = fleet.write_inventory(inventory_out)
+        _say_ready(console, members, inv, known, processes)
+        stop.wait()
+    finally:
+        fleet.stop()
+        console.print("lab: stopped")
     return int(ExitCode.OK)
 
 

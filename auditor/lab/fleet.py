@@ -6,8 +6,11 @@ over SSH, started from scenarios, with an Ansible YAML inventory written once ev
         fleet.write_inventory("lab.yml")  # + lab.known_hosts next to it (SSH host keys, strict checking)
         ...                               # audit it (execute_audit runs its own loop in this thread)
 
-Addresses: Windows host N listens on 127.0.1.N (then 127.0.2.x ...), edge node N on 127.0.2.N (then 127.0.3.x);
-``ports="standard"`` uses 5985 and 22 like a real fleet, ``ports="free"`` lets the OS pick (tests, demo).
+Addresses (auditor/lab/addressing.py): Windows host N listens on the N-th address of 127.1.0.1 onwards,
+edge node N on the N-th of 127.64.0.1 onwards; the blocks never overlap. ``ports="standard"`` uses 5985
+and 22 like a real fleet, ``ports="free"`` lets the OS pick (tests, demo). ``shard=(i, k)`` serves only
+every k-th member from the i-th, at the addresses they have in the whole fleet: a fleet too large for
+one process's open-file limit is served by k processes (auditor/lab/spread.py).
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ from typing import Any, Iterator
 
 import yaml
 
+from auditor.lab.addressing import assign_addresses
 from auditor.lab.generator import FleetMember
 from auditor.lab.kerberos import KerberosLab, LabRealm
 from auditor.lab.models.edge import EdgeHostModel
 from auditor.lab.models.from_scenario import edge_model, windows_model
 from auditor.lab.models.windows import MirroredWindowsModel
-from auditor.lab.sshd import SshFaults, SshLabFleet, SshLabHost, lab_address
+from auditor.lab.sshd import SshFaults, SshLabFleet, SshLabHost
 from auditor.lab.winrs import Faults, WinrsFleet, WinrsHostConfig
 
 LAB_USER = "auditor"
 LAB_PASSWORD = "Lab-Passw0rd!"  # a lab-only secret; the inventory (mode 0600) carries it
-WINDOWS_BASE, EDGE_BASE = "127.0.1", "127.0.2"
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: 20,000 hosts in a second, not ten
 
 
 @dataclass
@@ -64,31 +68,31 @@ class LabFleet:
 
     def __init__(self, members: list[FleetMember], *, ports: str = "free", user: str = LAB_USER,
                  password: str = LAB_PASSWORD, faults: dict[str, dict[str, Any]] | None = None,
-                 kerberos: bool = False, realm: LabRealm | None = None):
+                 kerberos: bool = False, realm: LabRealm | None = None, shard: tuple[int, int] = (0, 1)):
         if ports not in ("free", "standard"):
             raise ValueError("ports must be 'free' or 'standard'")
+        index, count = shard
+        if not 0 <= index < count:
+            raise ValueError(f"shard {index} of {count} does not exist")
         self.ports, self.user, self.password = ports, user, password
         # Kerberos: the Windows hosts accept Negotiate/Kerberos only, with tickets from a lab KDC
         self.kerberos: KerberosLab | None = KerberosLab(realm) if kerberos else None
         self.principal: str | None = None
         self.hosts: list[LabHost] = []
-        n_win = n_edge = 0
-        for m in members:
+        addresses = assign_addresses([m.scenario.platform for m in members])
+        for m, addr in list(zip(members, addresses))[index::count]:
             if m.scenario.platform == "windows":
-                n_win += 1
-                addr = lab_address(n_win, WINDOWS_BASE)
                 model: MirroredWindowsModel | EdgeHostModel = windows_model(m.scenario, m.name, user)
             else:
-                n_edge += 1
-                addr = lab_address(n_edge, EDGE_BASE)
                 model = edge_model(m.scenario, m.name)
             self.hosts.append(LabHost(m, addr, model, extra_faults=dict((faults or {}).get(m.name, {}))))
+        self._by_name = {h.name: h for h in self.hosts}
         self.winrs: WinrsFleet | None = None
         self.sshd: SshLabFleet | None = None
         self._held: list[socket.socket] = []
 
     def host(self, name: str) -> LabHost:
-        return next(h for h in self.hosts if h.name == name)
+        return self._by_name[name]
 
     # --- lifecycle (async, on the loop that serves) ------------------------------------------
 
@@ -165,49 +169,35 @@ class LabFleet:
 
     # --- inventory -----------------------------------------------------------------------------
 
+    def entries(self) -> list[InventoryEntry]:
+        stale = self.kerberos is not None  # with Kerberos, a wrong-password host gets a stale password in the inventory
+        return [InventoryEntry(h.name, h.platform, h.address, h.port, h.member.scenario.name,
+                               stale_password=stale and h.platform == "windows" and bool(_faults(h)["wrong_password"]))
+                for h in self.hosts]
+
     def inventory(self, known_hosts: str, krb5_conf: str | None = None) -> dict[str, Any]:
         """An Ansible YAML inventory: groups ``windows`` and ``edge`` (what the shipped playbooks target)."""
-        win: dict[str, Any] = {}
-        edge: dict[str, Any] = {}
-        for h in self.hosts:
-            entry: dict[str, Any] = {"ansible_host": h.address, "ansible_port": h.port,
-                                     "lab_scenario": h.member.scenario.name}
-            if self.kerberos is not None and h.platform == "windows" and _faults(h)["wrong_password"]:
-                entry["ansible_password"] = self.password + "-stale"  # the KDC has the account's real one
-            (win if h.platform == "windows" else edge)[h.name] = entry
-        children: dict[str, Any] = {}
-        if win:
-            children["windows"] = {"hosts": win, "vars": {
-                "ansible_connection": "winrm", "ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
-                "ansible_winrm_message_encryption": "auto", "ansible_user": self.user, "ansible_password": self.password}}
-            if self.kerberos is not None:  # the SPN comes from the inventory name; TCP goes to ansible_host
-                children["windows"]["vars"].update({
-                    "ansible_winrm_transport": "kerberos", "ansible_user": self.principal,
-                    "ansible_winrm_kinit_mode": "managed", "auditor_krb5_config": krb5_conf})
-        if edge:
-            children["edge"] = {"hosts": edge, "vars": {
-                "ansible_connection": "ssh", "ansible_user": self.user, "ansible_password": self.password,
-                "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"}}
-        return {"all": {"children": children}}
+        return fleet_inventory(self.entries(), known_hosts, self.user, self.password, self._kerberos_vars(krb5_conf))
+
+    def _kerberos_vars(self, krb5_conf: str | None) -> dict[str, Any] | None:
+        if self.kerberos is None:
+            return None  # the SPN comes from the inventory name; TCP goes to ansible_host
+        return {"ansible_winrm_transport": "kerberos", "ansible_user": self.principal,
+                "ansible_winrm_kinit_mode": "managed", "auditor_krb5_config": krb5_conf}
+
+    def known_hosts_lines(self) -> list[str]:
+        return self.sshd.known_hosts_lines() if self.sshd is not None else []
 
     def write_inventory(self, path: str | Path) -> tuple[Path, Path]:
-        """Write the inventory (mode 0600: it holds the lab password) and ``<name>.known_hosts`` beside it.
-        The inventory names the known_hosts file as given (relative paths resolve from the working folder)."""
+        """Write the inventory (mode 0600: it holds the lab password) and ``<name>.known_hosts`` beside it
+        (and, with Kerberos, ``<name>.krb5.conf``)."""
         out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        known = out.with_name(out.name.rsplit(".", 1)[0] + ".known_hosts")
-        lines = self.sshd.known_hosts_lines() if self.sshd is not None else []
-        known.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         krb5_conf = None
         if self.kerberos is not None and self.kerberos.realm is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
             krb5_conf = str(self.kerberos.write_client_config(out.with_name(out.name.rsplit(".", 1)[0] + ".krb5.conf")))
-        header = ("# Written by `auditor lab serve`: a simulated fleet on loopback (docs/lab.md).\n"
-                  "# The password is the lab's own; SSH host keys are pinned in the known_hosts file named below.\n")
-        text = header + yaml.safe_dump(self.inventory(str(known), krb5_conf), sort_keys=False)
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        return out, known
+        return write_fleet_inventory(path, self.entries(), self.known_hosts_lines(), self.user, self.password,
+                                     self._kerberos_vars(krb5_conf))
 
     # --- running in a background thread --------------------------------------------------------
 
@@ -246,3 +236,58 @@ class LabFleet:
                 thread.join(timeout=stop_timeout)
                 if not thread.is_alive():
                     loop.close()
+
+
+# --- inventories (also of fleets served by several processes) -----------------------------------
+
+
+@dataclass(frozen=True)
+class InventoryEntry:
+    name: str
+    platform: str
+    address: str
+    port: int
+    scenario: str
+    stale_password: bool = False  # Kerberos lab: the inventory carries a wrong password for this host
+
+
+def fleet_inventory(entries: list[InventoryEntry], known_hosts: str, user: str = LAB_USER,
+                    password: str = LAB_PASSWORD, kerberos: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An Ansible YAML inventory: groups ``windows`` and ``edge`` (what the shipped playbooks target)."""
+    win: dict[str, Any] = {}
+    edge: dict[str, Any] = {}
+    for e in entries:
+        entry: dict[str, Any] = {"ansible_host": e.address, "ansible_port": e.port, "lab_scenario": e.scenario}
+        if e.stale_password:
+            entry["ansible_password"] = password + "-stale"  # the KDC has the account's real one
+        (win if e.platform == "windows" else edge)[e.name] = entry
+    children: dict[str, Any] = {}
+    if win:
+        children["windows"] = {"hosts": win, "vars": {
+            "ansible_connection": "winrm", "ansible_winrm_scheme": "http", "ansible_winrm_transport": "ntlm",
+            "ansible_winrm_message_encryption": "auto", "ansible_user": user, "ansible_password": password}}
+        if kerberos:
+            children["windows"]["vars"].update(kerberos)
+    if edge:
+        children["edge"] = {"hosts": edge, "vars": {
+            "ansible_connection": "ssh", "ansible_user": user, "ansible_password": password,
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"}}
+    return {"all": {"children": children}}
+
+
+def write_fleet_inventory(path: str | Path, entries: list[InventoryEntry], known_hosts_lines: list[str],
+                          user: str = LAB_USER, password: str = LAB_PASSWORD,
+                          kerberos: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write the inventory (mode 0600: it holds the lab password) and ``<name>.known_hosts`` beside it.
+    The inventory names the known_hosts file as given (relative paths resolve from the working folder)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    known = out.with_name(out.name.rsplit(".", 1)[0] + ".known_hosts")
+    known.write_text("".join(line + "\n" for line in known_hosts_lines), encoding="utf-8")
+    header = ("# Written by `auditor lab serve`: a simulated fleet on loopback (docs/lab.md).\n"
+              "# The password is the lab's own; SSH host keys are pinned in the known_hosts file named below.\n")
+    text = header + yaml.dump(fleet_inventory(entries, str(known), user, password, kerberos), Dumper=_Dumper, sort_keys=False)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return out, known

@@ -374,6 +374,10 @@ class SshLabFleet:
                 process_factory=lambda proc, h=host, m=model: _Session(h, m, proc).serve(),
                 keepalive_interval=0, login_timeout=30,
             )
+        if not server.sockets:  # asyncssh logs a failed bind (e.g. no file descriptor left) and returns no socket
+            server.close()
+            raise OSError(f"cannot listen on {host.address}:{port} for lab host {host.name} "
+                          "(no socket bound: out of file descriptors, or the address is unavailable)")
         host.bound_port = server.sockets[0].getsockname()[1]
         self._servers.append(server)
 

@@ -76,3 +76,14 @@ def test_edge_model_formats():
     assert missing.rc == 127 and b"docker: not found" in missing.stderr
     unknown = none.run_collector("x", "frobnicate --all")  # type: ignore[union-attr]
     assert unknown.rc == 127 and b"frobnicate: not found" in unknown.stderr
+
+
+def test_the_audit_script_is_recognised_as_ansible_encodes_a_raw_task():
+    """ansible's PowerShell shell strips every line and drops blank ones before encoding a ``raw`` task;
+    the lab must still answer the shipped script (the benchmark checks ansible gets real answers)."""
+    from auditor.lab.models.recognize import SCRIPTS, windows_collector
+
+    text = (SCRIPTS / "windows_audit.ps1").read_text(encoding="utf-8-sig")
+    as_ansible_sends = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    assert windows_collector(as_ansible_sends) == "audit"
+    assert windows_collector(as_ansible_sends + "\nGet-Process") is None

@@ -25,9 +25,11 @@ WINDOWS_SCRIPTS = {
 
 
 def normalize(text: str) -> str:
-    """Line endings and trailing blanks do not change what PowerShell runs."""
+    """Line endings, indentation and blank lines do not change what PowerShell runs (the shipped
+    scripts have no here-strings). Ansible's PowerShell shell strips every line and drops blank ones
+    before encoding a ``raw`` task, so the same script sent by ansible-playbook is still recognised."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip()
+    return "\n".join(stripped for stripped in (line.strip() for line in lines) if stripped)
 
 
 @functools.lru_cache(maxsize=1)
