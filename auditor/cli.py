@@ -20,8 +20,10 @@ from auditor import __version__
 from auditor.errors import AuditorError, ExitCode
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 all checks passed; 2 checks failed; 3 hosts unreachable, auth failed or timed out; "
-    "4 bad input (playbook, inventory, scenario); 5 usage error; 99 interrupted; 250 internal error."
+    "Exit codes: 0 no host needs action; 2 a host needs action (its verdict says so, or a check could not be "
+    "evaluated; settable with run --fail-on); 3 hosts unreachable, auth failed, timed out or errored; "
+    "4 bad input (playbook, inventory, scenario, waiver file, store, output folder); 5 usage error; "
+    "99 interrupted (Ctrl-C, SIGTERM); 250 internal error."
 )
 
 app = typer.Typer(

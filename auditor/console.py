@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -11,8 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
 from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
+from auditor.results import CheckStatus, HostResult, HostStatus, RunResult
 from auditor.sinks import BaseSink
 from auditor.textsafe import for_terminal, markup
 
@@ -29,12 +30,22 @@ TONE_STYLE = {"conflict": "bold red", "risk": "yellow", "review": "magenta", "ok
 RECAP_ROWS = 40
 
 
-class LiveProgress(BaseSink):
-    """A sink: rich live progress (done / running / pending, slowest running hosts)."""
+#: Without a terminal (logs, CI), a progress line at most this often.
+LOG_PROGRESS_EVERY = 5.0
+#: Without a terminal, the widest line auditor prints (log viewers wrap or cut longer ones).
+LOG_WIDTH = 160
 
-    def __init__(self, console: Console, quiet: bool = False, label: str = "auditing"):
+
+class LiveProgress(BaseSink):
+    """A sink: on a terminal, rich live progress (done / running / pending, slowest running hosts); without one
+    (logs, CI), plain lines: a progress line every few seconds, one line per host that needs attention (every
+    host with -v, and its failed checks with -vv)."""
+
+    def __init__(self, console: Console, quiet: bool = False, label: str = "auditing", verbose: int = 0):
         self.console = console
         self.quiet = quiet
+        self.verbose = verbose
+        self.label = label
         self.running: dict[str, float] = {}
         self.done = 0
         self.total = 0
@@ -45,13 +56,22 @@ class LiveProgress(BaseSink):
         )
         self.task: TaskID | None = None
         self.live: Live | None = None
+        self.started = time.monotonic()
+        self.last_line = 0.0
+
+    @property
+    def _plain(self) -> bool:
+        return not self.quiet and not self.console.is_terminal
 
     def run_started(self, run: RunResult, total: int) -> None:
         self.total = total
+        self.started = self.last_line = time.monotonic()
         self.task = self.progress.add_task("audit", total=total, detail="")
         if self.console.is_terminal and not self.quiet:
             self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
             self.live.start()
+        elif self._plain:
+            self._line(f"{self.label}: {total} hosts")
 
     def host_started(self, name: str) -> None:
         self.running[name] = time.monotonic()
@@ -61,20 +81,47 @@ class LiveProgress(BaseSink):
         self.running.pop(result.name, None)
         self.done += 1
         self.counts[result.status.value] += 1
-        if self.live is None and not self.quiet and result.status is not HostStatus.ok and not self.console.is_terminal:
-            self.console.print(for_terminal(f"{result.name}: {result.status.value}" + (f" ({result.error})" if result.error else "")),
-                               markup=False, highlight=False)
+        if self._plain and (result.status is not HostStatus.ok or self.verbose):
+            verdict = host_verdict(result)
+            self._line(f"{result.name}: {result.status.value}" + (f" {verdict}" if verdict != "-" else "")
+                       + (f" ({result.error})" if result.error else ""))
+            if self.verbose > 1:
+                for check in result.all_checks():
+                    if check.status in (CheckStatus.failed, CheckStatus.error):
+                        self._line(f"  {check.id} {check.status.value}: {check.message}")
         self._refresh()
 
     def run_finished(self, run: RunResult) -> None:
         if self.live is not None:
             self.live.stop()
             self.live = None
+        elif self._plain:
+            self._progress_line(final=True)
+
+    def _line(self, text: str) -> None:
+        """One plain line: control characters made visible, cut to LOG_WIDTH (never wrapped)."""
+        line = for_terminal(text)
+        if len(line) > LOG_WIDTH:
+            line = line[:LOG_WIDTH - 1] + "…"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True, overflow="ignore", crop=False)
+
+    def _progress_line(self, final: bool = False) -> None:
+        now = time.monotonic()
+        self.last_line = now
+        down = sum(v for k, v in self.counts.items() if k not in ("ok", "failed"))
+        text = (f"{'done' if final else 'progress'}: {self.done}/{self.total} hosts in {now - self.started:.0f}s, "
+                f"{self.counts.get('failed', 0)} need action, {down} not audited")
+        if not final and self.running:
+            slow = sorted(self.running.items(), key=lambda kv: kv[1])[:3]
+            text += "; slowest: " + ", ".join(f"{name} {now - since:.0f}s" for name, since in slow)
+        self._line(text)
 
     def _refresh(self) -> None:
         if self.live is not None and self.task is not None:
             self.progress.update(self.task, completed=self.done, detail=self._detail())
             self.live.update(self._render())
+        elif self._plain and time.monotonic() - self.last_line >= LOG_PROGRESS_EVERY:
+            self._progress_line()
 
     def _detail(self) -> str:
         pending = self.total - self.done - len(self.running)
@@ -82,7 +129,7 @@ class LiveProgress(BaseSink):
         parts += [f"{k} {v}" for k, v in sorted(self.counts.items())]
         return " · ".join(parts)
 
-    def _render(self):
+    def _render(self) -> Any:
         slow = sorted(self.running.items(), key=lambda kv: kv[1])[:5]
         now = time.monotonic()
         if not slow:
@@ -99,41 +146,65 @@ def host_verdict(host: HostResult) -> str:
 
 
 def print_recap(console: Console, run: RunResult, report_paths: list[str], recorded_in: str | None = None) -> None:
-    """A recap table (hosts needing attention first, bounded) and the one-line fleet summary."""
+    """A recap (hosts needing attention first, at most RECAP_ROWS, saying how many are left out and where they
+    are), then where things went and the one-line fleet summary. On a terminal a table whose host names and
+    verdicts never wrap; without one, plain lines no wider than LOG_WIDTH."""
     hosts = sorted(run.hosts, key=lambda h: _attention_rank(h, run))
-    table = Table(title="Recap", title_justify="left", show_lines=False)
-    for col in ("host", "outcome", "verdict", "failed checks", "time"):
-        table.add_column(col, overflow="fold")
-    for host in hosts[:RECAP_ROWS]:
-        failed = [c.id for c in host.all_checks() if c.status in (CheckStatus.failed, CheckStatus.error)]
-        detail = ", ".join(failed[:6]) + (f" +{len(failed) - 6}" if len(failed) > 6 else "")
-        if host.error:
-            detail = host.error if not detail else f"{detail}; {host.error}"
-        verdict = host_verdict(host)
-        headline = headline_verdict(host, run.verdict_catalogue)
-        style = TONE_STYLE.get(verdict_info(headline.name, run.verdict_catalogue).tone, "") if headline else ""
-        table.add_row(
-            markup(host.name),
-            f"[{STATUS_STYLE.get(host.status, '')}]{host.status.value}[/]",
-            f"[{style}]{markup(verdict)}[/]" if style else markup(verdict),
-            markup(detail),
-            f"{host.timings.total_ms / 1000:.1f}s",
-        )
-    if len(hosts) > RECAP_ROWS:
-        table.caption = f"{len(hosts) - RECAP_ROWS} more hosts in the report"
-    console.print(table)
+    shown = hosts[:RECAP_ROWS]
+    where = report_paths[0] if report_paths else "the reports"
+    more = (f"{len(hosts) - len(shown)} more hosts not shown here: every host is in {where}"
+            if len(hosts) > len(shown) else "")
+    rows = [_recap_row(host, run) for host in shown]
+    if console.is_terminal:
+        table = Table(title="Recap", title_justify="left", show_lines=False)
+        table.add_column("host", no_wrap=True, overflow="ellipsis", max_width=48)
+        table.add_column("outcome", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("failed checks / error", overflow="fold", ratio=1)
+        table.add_column("time", no_wrap=True, justify="right")
+        for (name, status, verdict, detail, seconds), host in zip(rows, shown):
+            headline = headline_verdict(host, run.verdict_catalogue)
+            style = TONE_STYLE.get(verdict_info(headline.name, run.verdict_catalogue).tone, "") if headline else ""
+            table.add_row(markup(name), f"[{STATUS_STYLE.get(host.status, '')}]{status}[/]",
+                          f"[{style}]{markup(verdict)}[/]" if style else markup(verdict), markup(detail), seconds)
+        if more:
+            table.caption = markup(more)
+        console.print(table)
+    else:
+        width = min(max((len(r[0]) for r in rows), default=4), 48)
+        _plain(console, "Recap (hosts needing attention first):")
+        for name, status, verdict, detail, seconds in rows:
+            _plain(console, f"{name:<{width}}  {status:<11}  {verdict:<24}  {seconds:>6}  {detail}")
+        if more:
+            _plain(console, more)
     for path in report_paths:
-        console.print(f"report: {markup(path)}", highlight=False)
+        _plain(console, f"report: {path}")
     if recorded_in:
-        console.print(f"history: run {markup(run.run_id)} recorded in {markup(recorded_in)}", highlight=False)
+        _plain(console, f"history: run {run.run_id} recorded in {recorded_in}")
     if run.history is not None and run.history.previous_run_id:
         moved = ", ".join(f"{k} {v}" for k, v in run.history.changes.items() if v and k != "unchanged") or "nothing changed"
-        console.print(f"since the previous scan ({markup(run.history.previous_run_id)}): {markup(moved)}", highlight=False)
+        _plain(console, f"since the previous scan ({run.history.previous_run_id}): {moved}")
     if run.waivers:
         soon = sum(w.expiring_soon for w in run.waivers)
-        console.print(f"waivers in force: {len(run.waivers)}" + (f", {soon} expiring within 14 days" if soon else ""),
-                      highlight=False)
-    console.print(for_terminal(summary_line(run)), markup=False, highlight=False)
+        _plain(console, f"waivers in force: {len(run.waivers)}" + (f", {soon} expiring within 14 days" if soon else ""))
+    _plain(console, summary_line(run))
+
+
+def _recap_row(host: HostResult, run: RunResult) -> tuple[str, str, str, str, str]:
+    failed = [c.id for c in host.all_checks() if c.status in (CheckStatus.failed, CheckStatus.error)]
+    detail = ", ".join(failed[:6]) + (f" +{len(failed) - 6}" if len(failed) > 6 else "")
+    if host.error:
+        detail = host.error if not detail else f"{detail}; {host.error}"
+    return (for_terminal(host.name), host.status.value, for_terminal(host_verdict(host)), for_terminal(detail),
+            f"{host.timings.total_ms / 1000:.1f}s")
+
+
+def _plain(console: Console, text: str) -> None:
+    """A plain line (no markup), control characters made visible; cut at LOG_WIDTH when there is no terminal."""
+    line = for_terminal(text)
+    if not console.is_terminal and len(line) > LOG_WIDTH:
+        line = line[:LOG_WIDTH - 1] + "…"
+    console.print(line, markup=False, highlight=False, soft_wrap=not console.is_terminal, crop=False)
 
 
 def summary_line(run: RunResult) -> str:

@@ -23,6 +23,11 @@ InventoryOptional = Annotated[Optional[list[str]], typer.Option(
 WaiverFile = Annotated[Optional[Path], typer.Option(
     "--waiver-file", help="Waivers (InSpec's format plus a hosts: pattern): accepted exceptions with a reason and "
                           "an end date; waived checks do not change the exit code (docs/history.md).")]
+ListHosts = Annotated[bool, typer.Option("--list-hosts", help="Print the hosts each play would run on, then stop "
+                                                           "(nothing connects).")]
+SyntaxCheck = Annotated[bool, typer.Option("--syntax-check", help="Check the playbooks, then stop (nothing connects).")]
+Verbose = Annotated[int, typer.Option("-v", "--verbose", count=True,
+                                      help="-v: a line for every host as it finishes; -vv: also each failed check.")]
 Limit = Annotated[Optional[str], typer.Option("-l", "--limit", help="Further limit hosts with an Ansible pattern (or @retryfile).")]
 Forks = Annotated[int, typer.Option("-f", "--forks", min=1, max=10000, help="Hosts in flight at once (shared by the workers).")]
 ConnectTimeout = Annotated[Optional[float], typer.Option(
@@ -79,3 +84,37 @@ def opt_ins(books: list[Any]) -> set[str]:
                 if module is not None and module.opt_in:
                     names.add(module.opt_in)
     return names
+
+
+def check_ids_option(value: str, books: list[Any]) -> frozenset[str]:
+    """``--check-id ID[,ID]``: check ids (or stable keys) the playbooks have; an unknown one is a usage error."""
+    wanted = {v.strip() for v in value.split(",") if v.strip()}
+    known = {c.id for book in books for play in book.plays for c in getattr(play, "checks", [])}
+    unknown = sorted(w for w in wanted if w not in known and w.rsplit("/", 1)[-1] not in known)
+    if unknown or not wanted:
+        raise UsageError(f"--check-id: unknown {', '.join(unknown) or repr(value)}; these playbooks have "
+                         + (", ".join(sorted(known)) or "no checks"))
+    return frozenset(w.rsplit("/", 1)[-1] for w in wanted)
+
+
+def print_syntax_check(paths: list[str]) -> int:
+    """``--syntax-check``: the playbooks loaded (any error was already raised, file:line:col), as Ansible prints it."""
+    for path in paths:
+        typer.echo(f"playbook: {path}")
+    return 0
+
+
+def print_list_hosts(books: list[Any], inventory: Any, limit: str | None) -> int:
+    """``--list-hosts``: per playbook and play, the hosts it selects (with --limit), as ansible-playbook prints it."""
+    from auditor.inventory.patterns import limit_hosts
+    from auditor.textsafe import for_terminal
+
+    for book in books:
+        typer.echo(f"\nplaybook: {for_terminal(book.path)}")
+        for i, play in enumerate(book.plays, 1):
+            hosts = limit_hosts(inventory, inventory.select(play.hosts), limit)
+            typer.echo(f"\n  play #{i} ({for_terminal(play.hosts)}): {for_terminal(play.name)}")
+            typer.echo(f"    hosts ({len(hosts)}):")
+            for host in hosts:
+                typer.echo(f"      {for_terminal(host.name)}")
+    return 0

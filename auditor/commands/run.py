@@ -14,7 +14,7 @@ from auditor.errors import BadInputError, ExitCode, UsageError
 from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
 from auditor.inventory.retry import write_retry_file
-from auditor.outcomes import needs_action
+from auditor.failpolicy import FailPolicy, parse_fail_on
 from auditor.playbook.schema import Playbook
 from auditor.results import HOST_DOWN_STATUSES, HostStatus, RunResult
 from auditor.waivers import WaiverFile
@@ -23,13 +23,14 @@ from auditor.runner import RunOptions
 DEFAULT_OUTPUT = "reports"
 
 
-def exit_code_for(run: RunResult) -> ExitCode:
-    """99 interrupted; 3 any host not audited (wins); 2 any host needs action (``auditor.outcomes``); else 0."""
+def exit_code_for(run: RunResult, policy: FailPolicy = FailPolicy("needs-action")) -> ExitCode:
+    """99 interrupted; 3 any host not audited (wins); 2 a reached host fails ``policy`` (``--fail-on``; default: it
+    needs action, ``auditor.outcomes``); else 0."""
     if run.interrupted:
         return ExitCode.INTERRUPTED
     if any(h.status in HOST_DOWN_STATUSES for h in run.hosts):
         return ExitCode.HOSTS_UNREACHABLE
-    if any(needs_action(h, run.verdict_catalogue) for h in run.hosts):
+    if any(policy.fails(h, run.verdict_catalogue) for h in run.hosts):
         return ExitCode.CHECKS_FAILED
     return ExitCode.OK
 
@@ -56,6 +57,7 @@ def execute_audit(
     store: str | None = None,
     waivers: WaiverFile | None = None,
     resume: str | None = None,
+    verbose: int = 0,
 ) -> tuple[RunResult, list[Path]]:
     """The main job for the command line: plan and run (``auditor.api``) with live progress, recorded in the
     history store (``store``: a URL, ``none``, or None for $AUDITOR_STORE / the default), then the reports (also
@@ -85,7 +87,7 @@ def execute_audit(
             only_hosts, run_id = history.store.missing_hosts(resume), resume
         plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths, inv, limit=limit, options=options,
                               connection=connection, only_hosts=only_hosts, run_id=run_id)
-        sinks = [LiveProgress(console, quiet=quiet), *history.sinks([h.name for h in plan.hosts], create=resume is None)]
+        sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), *history.sinks([h.name for h in plan.hosts], create=resume is None)]
         run = api.run(plan, sinks=sinks, check_hook=hook)
         if history.store is not None:
             if resume is not None:
@@ -127,14 +129,26 @@ def run_command(
                                          help="Finish a stored run that was stopped: audit only its hosts without a "
                                               "result (same playbooks, inventory and limit unless given)."),
     waiver_file: opt.WaiverFile = None,
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="POLICY",
+                                          help="When checks make the exit code 2: needs-action (default: a host needs "
+                                               "action), a severity (critical|high|medium|low|info: a failed check that "
+                                               "severe or worse), VERDICT[,VERDICT] (a host's headline verdict), or never."),
+    check_id: Optional[str] = typer.Option(None, "--check-id", metavar="ID[,ID]",
+                                           help="Evaluate only these checks (ids or keys); the others are skipped."),
+    list_hosts: opt.ListHosts = False,
+    syntax_check: opt.SyntaxCheck = False,
+    verbose: opt.Verbose = 0,
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
 ) -> int:
     """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
 
-    Exit codes: 0 all checks passed; 2 checks failed; 3 hosts unreachable, auth failed or timed out;
-    4 bad input; 5 usage error; 99 interrupted; 250 internal error.
+    A host needs action when its verdict says so (conflict, at risk, inconclusive), it could not be audited, or a
+    check could not be evaluated; a healthy verdict outweighs low-severity notes (docs/reports.md).
+
+    Exit codes: 0 no host needs action (see --fail-on); 2 a host needs action; 3 hosts unreachable, auth failed,
+    timed out or errored (wins over 2); 4 bad input; 5 usage error; 99 interrupted (Ctrl-C, SIGTERM); 250 internal error.
     """
     connection = opt.connection_defaults(host_key_checking, known_hosts)
     formats = parse_formats(report)
@@ -157,13 +171,22 @@ def run_command(
         raise UsageError("give an inventory with -i/--inventory (or --resume RUN_ID)")
     books = load_playbooks(paths)  # bad playbooks and waiver files fail before any vault prompt
     options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
+    from auditor.rules import verdict_catalogue
+
+    policy = parse_fail_on(fail_on, verdict_catalogue())
+    if check_id:
+        options.check_ids = opt.check_ids_option(check_id, books)
     waivers = load_waivers(waiver_file) if waiver_file is not None else None
+    if syntax_check:
+        return opt.print_syntax_check(paths)
     inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
+    if list_hosts:
+        return opt.print_list_hosts(books, inv, limit)
     console = Console(stderr=False)
     run, _ = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
                            output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
-                           playbooks=books, store=store, waivers=waivers, resume=resume)
-    return int(exit_code_for(run))
+                           playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose)
+    return int(exit_code_for(run, policy))
 
 
 def validate_command(

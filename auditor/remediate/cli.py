@@ -58,6 +58,8 @@ def remediate_command(
     known_hosts: opt.KnownHosts = None,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or task list; exit code only."),
     store: opt.Store = None,
+    list_hosts: opt.ListHosts = False,
+    syntax_check: opt.SyntaxCheck = False,
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
@@ -77,7 +79,7 @@ def remediate_command(
     from auditor.report.writers import check_output_folder
 
     check_output_folder(output)  # an unwritable folder is refused before anything connects
-    if not check and not yes and not sys.stdin.isatty():
+    if not check and not yes and not (list_hosts or syntax_check) and not sys.stdin.isatty():
         raise UsageError(NO_TTY)
     options = RunOptions(forks=forks, connect_timeout=connect_timeout, command_timeout=command_timeout,
                          host_deadline=host_deadline)
@@ -88,7 +90,11 @@ def remediate_command(
     paths = [str(p) for p in playbooks]
     books = load_remediation_playbooks(paths)  # bad playbooks fail before any vault prompt
     options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
+    if syntax_check:
+        return opt.print_syntax_check(paths)
     inv = load_from_options(inventory, vault_password_file, vault_id, ask_vault_pass)
+    if list_hosts:
+        return opt.print_list_hosts(books, inv, limit)
 
     def one_pass(check_mode: bool) -> RunResult:
         run = execute_remediation(books, inventory, limit=limit, options=options, check_mode=check_mode, store=store,
