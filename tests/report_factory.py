@@ -81,7 +81,7 @@ def _check(cid: str, title: str, sev: Severity, status: CheckStatus, message: st
            evidence: dict[str, Any] | None = None, remediation: str | None = None) -> CheckResult:
     return CheckResult(id=cid, title=title, severity=sev, status=status, message=message,
                        evidence=evidence or {}, remediation=remediation, duration_ms=1.5,
-                       tags=[cid.split("-")[1].lower()], refs=["domain.md"])
+                       tags=[cid.split("-")[1].lower()], refs=["docs/research/domain.md"])
 
 
 def wslconfig_evidence(mode: str, user: str) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def serve_command(
     scenarios: list[Path] = typer.Argument(None, help="Scenario files (default: the shipped library).", metavar="[SCENARIO.yml]..."),
     hosts: Optional[int] = typer.Option(None, "--hosts", min=1, max=1_000_000, help="Fleet size, sampled from the scenarios by weight (default: one host per scenario)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the fleet generator: same seed, same fleet."),
-    inventory_out: Path = typer.Option(Path("inventories/lab.yml"), "--inventory-out", help="Where to write the inventory (a .known_hosts file is written beside it)."),
+    inventory_out: Path = typer.Option(Path(".lab/lab.yml"), "--inventory-out", help="Where to write the inventory (a .known_hosts file is written beside it); the default is outside the tracked files."),
     ports: str = typer.Option("standard", "--ports", help="standard (5985 / 22 on each host's own address) or free (any free port)."),
     fault: list[str] = typer.Option([], "--fault", help="HOST=KIND[,KIND]: wrong-password, refused, slow[:SECONDS], hang, reset; with --kerberos also skew[:SECONDS], unknown-spn (repeatable)."),
     kerberos: bool = typer.Option(False, "--kerberos", help="Windows hosts accept Kerberos only, from a throw-away MIT KDC on loopback (needs krb5-kdc); writes <inventory>.krb5.conf."),

@@ -12,7 +12,7 @@ from auditor.rules import register_deriver
 
 DEFAULT_DD_SUBNET = "192.168.65.0/24"
 _BRIDGE_IF = re.compile(r"^(docker\d*|br-|veth|cni|flannel|virbr|lo$)")
-MIN_ENGINE_LOOPBACK0_FIX = "27.3"   # moby#48514 backport; exact first release unverified (domain.md 2.1)
+MIN_ENGINE_LOOPBACK0_FIX = "27.3"   # moby#48514 backport; exact first release unverified (docs/research/domain.md 2.1)
 
 
 def host_kind(uname: Any, os_release: Any) -> dict[str, Any]:

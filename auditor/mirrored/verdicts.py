@@ -1,4 +1,4 @@
-"""Per-host verdicts (domain.md section 8): ``mirrored.windows`` and ``mirrored.edge``. First match wins.
+"""Per-host verdicts (docs/research/domain.md section 8): ``mirrored.windows`` and ``mirrored.edge``. First match wins.
 
 Confidence: high when the probe (W-PROBE-01) or the user-context effective mode (W-WSL-03) decided,
 medium when configuration plus build prediction decided, low when the relevant user is unknown.

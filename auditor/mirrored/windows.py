@@ -1,7 +1,7 @@
 """The Windows deriver ``mirrored.windows``: audit facts -> check-ready facts (pure, never raises on odd input).
 
 Every key it returns is always present, so playbook expressions stay short. Where a rule rests on
-inference (domain.md marks it), the fact carries a ``note``.
+inference (docs/research/domain.md marks it), the fact carries a ``note``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ EVENT_KINDS = (
 )
 MIN_WSL_FOR_DD = "2.1.5"         # Docker Desktop 4.42+ (docker/docs release notes)
 MIN_WSL_PORT_FIX = "2.0.14"      # "Allow port binds from different network namespaces" (WSL 2.0.14)
-MIN_ENGINE_MIRRORED_FIX = "27.3"  # moby#48514 (27.x backport of moby#48075); exact first release unverified (domain.md 2.1)
+MIN_ENGINE_MIRRORED_FIX = "27.3"  # moby#48514 (27.x backport of moby#48075); exact first release unverified (docs/research/domain.md 2.1)
 
 
 def _lower(s: Any) -> str:
@@ -357,7 +357,7 @@ def pending_restart(audit: dict[str, Any], rel: dict[str, Any] | None) -> dict[s
 
 
 def probe_result(facts: dict[str, Any], rel: dict[str, Any] | None) -> dict[str, Any]:
-    """W-PROBE-01 outcome per domain.md 6.3 step 8: pass / fail / warn / inconclusive."""
+    """W-PROBE-01 outcome per docs/research/domain.md 6.3 step 8: pass / fail / warn / inconclusive."""
     probe = facts.get("probe")
     if not isinstance(probe, dict):
         err = as_dict(facts.get("_errors")).get("probe")

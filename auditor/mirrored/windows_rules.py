@@ -1,4 +1,4 @@
-"""The Windows verdict rules (domain.md section 8, issue 13): what is IN EFFECT decides, not what is configured.
+"""The Windows verdict rules (docs/research/domain.md section 8, issue 13): what is IN EFFECT decides, not what is configured.
 
 ``decide(facts)`` is pure over the ``mirrored.windows`` deriver's facts and returns the verdict and the fix it
 calls for. The deriver stores the fix as ``facts.fix`` (the remediation playbooks act on it) and the verdict rule
@@ -21,7 +21,7 @@ from typing import Any
 from auditor.mirrored.shapes import as_dict, as_list
 
 NOT_PROOF = ("'No Windows listener' alone is not proof that the port is unreachable in mirrored mode "
-             "(inference, domain.md 0.5(v)); confirm with --enable probe.")
+             "(inference, docs/research/domain.md 0.5(v)); confirm with --enable probe.")
 PREDICTION = ("Effective mode is predicted from .wslconfig, policy, Windows build/UBR, WSL version and IPv6 settings, not "
               "observed; --enable user-context or --enable probe turn this into an observation.")
 HOST_NET_NOTE = ("{n} container(s) ({names}) use network_mode: host on Docker Desktop: they see Docker Desktop's VM "

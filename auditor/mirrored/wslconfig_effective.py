@@ -64,7 +64,7 @@ MirroredSupport = Literal["supported", "likely", "unsupported", "unknown"]
 
 
 def mirrored_support(build: int | None, ubr: int | None, installation_type: str | None = None) -> MirroredSupport:
-    """Does this Windows have what mirrored mode (and Hyper-V firewall v2) needs? (inference, domain.md 2.1)
+    """Does this Windows have what mirrored mode (and Hyper-V firewall v2) needs? (inference, docs/research/domain.md 2.1)
 
     supported: 22621/22631 with UBR >= 2428, or build > 22631; likely: 22621.2359..2427 (preview update);
     unsupported: Windows 10, Windows 11 21H2, Server, older 22H2 updates; unknown: build (or UBR) missing.

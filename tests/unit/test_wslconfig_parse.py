@@ -1,4 +1,4 @@
-"""Table tests for the WSL-faithful `.wslconfig` parser (samples: domain.md 10.1; rules: configfile.cpp)."""
+"""Table tests for the WSL-faithful `.wslconfig` parser (samples: docs/research/domain.md 10.1; rules: configfile.cpp)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def msgs(cfg) -> list[tuple[int | None, str]]:
     return [(w.line, w.message) for w in cfg.warnings]
 
 
-# --- domain.md 10.1 samples ------------------------------------------------------------------------------
+# --- docs/research/domain.md 10.1 samples ------------------------------------------------------------------------------
 
 def test_field_note_recommended_config():
     cfg = parse("[wsl2]\nnetworkingMode=mirrored\nfirewall=true\ndnsTunneling=true\nautoProxy=true\n")

@@ -1,5 +1,5 @@
 # auditor collector: windows_audit (schema wsl-docker-audit/1). Windows PowerShell 5.1, read-only.
-# Prints ONE compressed JSON document. Contract: docs/collectors.md. Design: domain.md 5.2 / 5.3.
+# Prints ONE compressed JSON document. Contract: docs/collectors.md. Design: docs/research/domain.md 5.2 / 5.3.
 # Runs as the WinRM account, which is NOT the developer: every user profile is read from disk and
 # HKEY_USERS, and wsl.exe is only ever asked for --version (anything else would start the admin's VM).
 $ErrorActionPreference = 'Continue'

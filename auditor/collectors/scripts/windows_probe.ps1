@@ -1,5 +1,5 @@
 # auditor collector: windows_probe (opt-in: --enable probe). INTRUSIVE: starts one container. PowerShell 5.1.
-# Active publish probe W-PROBE-01 (domain.md 6.3): publish a port through Docker Desktop, look for the Windows
+# Active publish probe W-PROBE-01 (docs/research/domain.md 6.3): publish a port through Docker Desktop, look for the Windows
 # listener, try HTTP on 127.0.0.1 and the LAN IPv4. Never pulls an image unless $AllowPull is set. The container
 # is removed in `finally` (also on Ctrl+C / pipeline stop) and, as a second guard, exits by itself after
 # $SelfDestructSec with --rm. Leftovers of an earlier interrupted probe (label wslaudit.probe=1) are removed

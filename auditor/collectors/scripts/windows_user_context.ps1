@@ -1,5 +1,5 @@
 # auditor collector: windows_user_context (opt-in: --enable user-context). Windows PowerShell 5.1.
-# Runs wsl.exe AS THE DEVELOPER through a one-shot scheduled task (domain.md 5.5), because wsl.exe run as the
+# Runs wsl.exe AS THE DEVELOPER through a one-shot scheduled task (docs/research/domain.md 5.5), because wsl.exe run as the
 # WinRM account only sees the admin's own WSL session. Side effect: starts that user's WSL VM if it was stopped.
 # It also asks a Docker Engine installed inside the user's default distro for its version (moby#48056: engines
 # before 27.3 lose localhost publishing under mirrored networking).

@@ -6,7 +6,7 @@ JSON document the real PowerShell script prints for the host's ``WindowsState``;
 goes to the base model's tiny PowerShell (hostname, whoami, ipconfig, echo; unknown commands get
 Windows' "is not recognized" error and rc 1).
 
-The simulated WSL follows domain.md 1.2 and 8: the user's `.wslconfig` is parsed the way WSL parses
+The simulated WSL follows docs/research/domain.md 1.2 and 8: the user's `.wslconfig` is parsed the way WSL parses
 it, policy and OS support are applied when the VM starts, and WSL's warnings land in the event log.
 The conflict rule: when Docker Desktop's owner runs a mirrored VM and Docker Desktop uses the WSL2
 engine, published ports get NO Windows listener from com.docker.backend (the port is reserved for the

@@ -1,7 +1,7 @@
 """The simulated WSL's own rules: what a WSL VM starts with, written apart from the auditor's predictor.
 
 The auditor predicts the mode (``auditor.mirrored.wslconfig_effective``); the lab host DECIDES it. Both follow
-WSL's source (domain.md 1.2, 2.1; anchors-2.md 6.1), but this module shares no code with the auditor's parser or
+WSL's source (docs/research/domain.md 1.2, 2.1; anchors-2.md 6.1), but this module shares no code with the auditor's parser or
 predictor, so a scenario cannot get its verdict because the lab and the rules make the same mistake.
 
 What it covers: reading ``networkingMode`` and ``ignoredPorts`` the way WSL reads `.wslconfig` (encodings, sections,

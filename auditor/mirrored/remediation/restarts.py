@@ -1,6 +1,6 @@
 """``wsl_restart`` and ``docker_desktop_restart``: restart the developer's WSL VM / Docker Desktop (opt-in).
 
-WSL runs one VM per Windows user (domain.md section 0): ``wsl --shutdown`` run by the WinRM administrator
+WSL runs one VM per Windows user (docs/research/domain.md section 0): ``wsl --shutdown`` run by the WinRM administrator
 stops only the administrator's own session and never touches the developer's VM. So both modules run the
 command AS the profile's owner, through a one-shot scheduled task (interactive logon: the user must be logged
 on), wait for it, and always unregister it. Both interrupt the developer, so both are opt-in

@@ -2,7 +2,7 @@
 
 ``DefaultNetworkingMode`` (DWORD: 0 None, 1 NAT, 3 Mirrored, 4 Consomme; 2 Bridged is rejected by WSL) and
 ``AllowNetworkingModeUserSetting`` (0 = a user's ``networkingMode`` is overridden by the default) force NAT
-for every user of the machine at their next WSL start (domain.md section 7; ADMX: Store WSL only).
+for every user of the machine at their next WSL start (docs/research/domain.md section 7; ADMX: Store WSL only).
 """
 
 from __future__ import annotations
