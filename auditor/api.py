@@ -127,9 +127,13 @@ def plan_remediation(playbooks: Sequence[str | Path] | Sequence[Any], inventory:
                  RemediationExecutor(check_mode), check_mode=check_mode)
 
 
-async def run_async(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None) -> RunResult:
-    """Run ``plan`` in the running event loop (one process; ``options.workers`` is not used here)."""
-    runner = Runner(plan.options, sinks=sinks, play_executor=plan.play_executor, check_hook=check_hook)
+async def run_async(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None,
+                    keep_results: bool = True) -> RunResult:
+    """Run ``plan`` in the running event loop (one process; ``options.workers`` is not used here).
+    ``keep_results`` False: the returned run holds each host's slim form (``HostResult.slim``), the full results
+    having gone to the sinks (e.g. the history store): memory stays flat at any fleet size."""
+    runner = Runner(plan.options, sinks=sinks, play_executor=plan.play_executor, check_hook=check_hook,
+                    keep_results=keep_results)
     return await runner.run(plan.hosts, plan.header)
 
 
@@ -143,7 +147,8 @@ class _Last(BaseSink):
         self.run = run
 
 
-def run(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None) -> RunResult:
+def run(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None,
+        keep_results: bool = True) -> RunResult:
     """Run ``plan`` to the end in this thread (its own event loop); across worker processes when
     ``options.workers`` asks for it (0 = one per core once there are enough hosts)."""
     from auditor.workers import auto_workers, run_in_workers
@@ -151,10 +156,11 @@ def run(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | 
     sinks = list(sinks)
     workers = max(1, min(plan.options.workers or auto_workers(len(plan.hosts)), len(plan.hosts) or 1))
     if workers > 1:
-        return run_in_workers(plan.hosts, plan.header, plan.options, sinks, workers, plan.play_executor, check_hook)
+        return run_in_workers(plan.hosts, plan.header, plan.options, sinks, workers, plan.play_executor, check_hook,
+                              keep_results)
     last = _Last()
     try:
-        result = asyncio.run(run_async(plan, [*sinks, last], check_hook=check_hook))
+        result = asyncio.run(run_async(plan, [*sinks, last], check_hook=check_hook, keep_results=keep_results))
     except KeyboardInterrupt:
         if last.run is None:
             raise

@@ -197,6 +197,19 @@ class HostResult(_Model):
     def verdicts(self) -> list[Verdict]:
         return [p.verdict for p in self.plays if p.verdict is not None]
 
+    def slim(self) -> "HostResult":
+        """What a run keeps of a finished host when its full result went to disk (the history store): outcome,
+        error, verdicts and the checks and tasks that failed (no evidence, facts or messages). Enough for the exit
+        code, the recap and the retry file; a few hundred bytes instead of tens of kilobytes."""
+        keep = (CheckStatus.failed, CheckStatus.error, CheckStatus.waived)
+        plays = [p.model_copy(update={
+            "checks": [c.model_copy(update={"evidence": {}, "message": "", "description": "", "remediation": None})
+                       for c in p.checks if c.status in keep],
+            "tasks": [t for t in p.tasks if t.status is TaskStatus.failed],
+            "collectors": [], "facts": None,
+        }) for p in self.plays]
+        return self.model_copy(update={"plays": plays})
+
 
 class RunSummary(_Model):
     hosts: int = 0

@@ -79,7 +79,8 @@ class Runner:
         self.catalogue = verdict_catalogue()
         self._play_executor = play_executor
         self._transport_factory = transport_factory
-        # False in worker processes: each result goes to the parent through a sink and need not stay here
+        # False: each full result goes to the sinks (the parent process, the history store) and only its slim
+        # form stays (HostResult.slim): memory stays flat whatever the fleet's size
         self._keep_results = keep_results
 
     async def run(self, plans: list[HostPlan], header: RunResult) -> RunResult:
@@ -95,10 +96,7 @@ class Runner:
             async with sem:
                 self.sinks.host_started(plan.name)
                 result = await self.run_host(plan)
-                if self._keep_results:
-                    results[plan.name] = result
-                else:
-                    results[plan.name] = result.model_copy(update={"plays": []})  # counts only
+                results[plan.name] = result if self._keep_results else result.slim()  # the full one went to the sinks
                 try:
                     self.sinks.host_finished(result)
                 except CriticalSinkFailed as exc:

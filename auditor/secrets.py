@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import secrets as _random
 from typing import Any, Iterable
@@ -51,6 +52,9 @@ class SecretUnavailable(AuditorError):
 
 
 _VALUES: dict[str, str] = {}
+# ids unique across the processes of a run (a forked worker's new secrets must not collide with the parent's)
+_PREFIX = _random.token_hex(6)
+_COUNTER = itertools.count(1)
 
 
 def _from_id(secret_id: str) -> "Secret":
@@ -65,7 +69,7 @@ class Secret:
     __slots__ = ("_id",)
 
     def __init__(self, value: str):
-        self._id = _random.token_hex(12)
+        self._id = f"{_PREFIX}-{next(_COUNTER)}"
         _VALUES[self._id] = value
 
     def reveal(self) -> str:

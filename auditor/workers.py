@@ -172,8 +172,10 @@ def run_in_workers(
     workers: int,
     play_executor: PlayExecutor | None = None,
     check_hook: CheckHook | None = None,
+    keep_results: bool = True,
 ) -> RunResult:
-    """Run ``plans`` across ``workers`` processes; returns the run like ``Runner.run`` does."""
+    """Run ``plans`` across ``workers`` processes; returns the run like ``Runner.run`` does (``keep_results``
+    False: the hosts' slim forms, the full results having gone to ``sinks``)."""
     if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
         preload_transports(plans)
     # checked after the preload too: an import that started a thread would make fork unsafe
@@ -203,7 +205,7 @@ def run_in_workers(
             child_end.close()
             procs.append(proc)
             conns.append(parent_end)
-        rss_kb = _collect(conns, results, out)
+        rss_kb = _collect(conns, results, out, keep_results)
         run.options.worker_peak_rss_mb = [round(kb / 1024, 1) for kb in rss_kb]
     except CriticalSinkFailed as exc:
         stop.append(str(exc))
@@ -227,7 +229,7 @@ def run_in_workers(
     return run
 
 
-def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks) -> list[int]:
+def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks, keep: bool = True) -> list[int]:
     """Hand the workers' messages to ``out`` until every worker is done or gone; returns their peak RSS (KiB)."""
     rss_kb: list[int] = []
     open_conns = list(conns)
@@ -243,7 +245,7 @@ def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks
                 out.host_started(message.name)
             elif isinstance(message, HostFinished):
                 result = HostResult.model_validate_json(message.result_json)
-                results[result.name] = result
+                results[result.name] = result if keep else result.slim()
                 out.host_finished(result)
             elif isinstance(message, WorkerDone):
                 rss_kb.append(message.peak_rss_kb)

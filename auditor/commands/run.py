@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -16,9 +16,13 @@ from auditor.inventory.model import Inventory
 from auditor.inventory.retry import write_retry_file
 from auditor.failpolicy import FailPolicy, parse_fail_on
 from auditor.playbook.schema import Playbook
-from auditor.results import HOST_DOWN_STATUSES, HostStatus, RunResult
+from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, PreviousScan, RunResult
+from auditor.rules import catalogue_of
 from auditor.waivers import WaiverFile
 from auditor.runner import RunOptions
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when a run starts, not by every command
+    from auditor.store.store import Store
 
 DEFAULT_OUTPUT = "reports"
 
@@ -68,7 +72,7 @@ def execute_audit(
     waiver file, applied between checks and verdicts (``auditor.waivers``)."""
     from auditor import api
     from auditor.console import LiveProgress, print_recap
-    from auditor.history.annotate import with_history
+    from auditor.history.annotate import history_of
     from auditor.inventory import load_inventory
     from auditor.report.writers import check_output_folder, write_reports
     from auditor.store.recording import recording
@@ -78,30 +82,66 @@ def execute_audit(
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
     today = date.today()
     hook = WaiverHook(bind(waivers, inv), today) if waivers is not None else None
-    with recording(store) as history:
+    with recording(store, scratch=True) as history:
+        assert history.store is not None
         only_hosts, run_id = None, None
         if resume is not None:
-            if history.store is None:
+            if history.temporary:
                 raise UsageError("--resume needs the history store (it is turned off: --store none or AUDITOR_STORE=none)")
             history.store.claim_run(resume)
             only_hosts, run_id = history.store.missing_hosts(resume), resume
         plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths, inv, limit=limit, options=options,
                               connection=connection, only_hosts=only_hosts, run_id=run_id)
         sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), *history.sinks([h.name for h in plan.hosts], create=resume is None)]
-        run = api.run(plan, sinks=sinks, check_hook=hook)
-        if history.store is not None:
-            if resume is not None:
-                interrupted, reason = run.interrupted, run.stop_reason
-                run = history.store.load_run(resume)  # every host of the run, this pass's and the earlier ones'
-                run.interrupted, run.stop_reason = interrupted, reason
-            run = with_history(run, history.store)
-    if waivers is not None:
-        run.waivers = in_force_records(waivers, today=today)
-    paths = write_reports(run, formats, output)
+        # every full result goes to the store as it finishes; this process keeps slim ones (flat memory)
+        run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False)
+        if resume is not None:  # the run is every host recorded so far, this pass's and the earlier ones'
+            run = _resumed(run, history.store)
+        if waivers is not None:
+            run.waivers = in_force_records(waivers, today=today)
+        previous: dict[str, PreviousScan] = {}
+        if not history.temporary:
+            run.history, previous = history_of(run.run_id, history.store)
+        paths = write_reports(_from_store(run, history.store, previous), formats, output)
     write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
     if not quiet:
         print_recap(console, run, [str(p) for p in paths], recorded_in=history.where)
     return run, paths
+
+
+def _from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan]) -> RunResult:
+    """``run`` (slim hosts) as its reports need it: every host's full result read back from ``store`` batch by
+    batch as the writers go, in plan order; a host the store does not hold (a run interrupted before it finished)
+    stays as it is. The summary is counted in the store (slim hosts keep only their failed checks)."""
+    from auditor.history.annotate import with_previous
+    from auditor.report.stream import HostStream, streamed_run
+
+    slim = list(run.hosts)
+
+    def hosts() -> Iterator[HostResult]:
+        for i in range(0, len(slim), 500):
+            chunk = slim[i:i + 500]
+            found = store.hosts_by_name(run.run_id, [h.name for h in chunk])
+            for host in chunk:
+                yield with_previous(found.get(host.name, host), previous)
+
+    header = run.model_copy(update={"hosts": []})
+    stored = store.run_header(run.run_id).summary
+    header.summary = run.summary.model_copy(update={"checks": stored.checks})
+    # stored documents were scrubbed with the reports' own scrub (auditor.store.rows); unfinished hosts hold
+    # nothing but their name and why
+    return streamed_run(header, HostStream(hosts, len(slim), redacted=True))
+
+
+def _resumed(run: RunResult, store: Store) -> RunResult:
+    """A resumed run: every recorded host (slim), then this pass's unfinished ones, under this pass's header."""
+    recorded = [h.slim() for h in store.iter_hosts(run.run_id)]
+    names = {h.name for h in recorded}
+    hosts = recorded + [h for h in run.hosts if h.name not in names]
+    full = run.model_copy(update={"hosts": hosts, "started": store.get_run(run.run_id).started})
+    full.compute_summary()
+    full.verdict_catalogue = catalogue_of(full.summary.by_verdict)
+    return full
 
 
 def run_command(

@@ -8,29 +8,34 @@ counts of the last scans (the HTML report's trend chart).
 from __future__ import annotations
 
 from auditor.history.diff import diff_runs
-from auditor.results import PreviousScan, RunHistory, RunResult, TrendPoint
+from auditor.results import HostResult, PreviousScan, RunHistory, RunResult, TrendPoint
 from auditor.store.store import Store
 
 TREND_SCANS = 10
 
 
-def with_history(run: RunResult, store: Store) -> RunResult:
-    """``run`` with ``history`` and each host's ``previous`` filled from ``store`` (where ``run`` is recorded)."""
-    previous = store.previous_complete_run(run.run_id)
+def history_of(run_id: str, store: Store) -> tuple[RunHistory, dict[str, PreviousScan]]:
+    """What the store says about the scans before run ``run_id``: the run's ``history`` and each host's
+    ``previous`` (empty when there is no previous complete scan of the same playbooks)."""
+    previous = store.previous_complete_run(run_id)
     trend = [TrendPoint(run_id=p.run_id, started=p.started, hosts=p.hosts, by_verdict=p.by_verdict,
-                        by_status=p.by_status) for p in store.trend(run.run_id, TREND_SCANS)]
+                        by_status=p.by_status) for p in store.trend(run_id, TREND_SCANS)]
     history = RunHistory(trend=trend, store=str(store.where))
     if previous is None:
-        return run.model_copy(update={"history": history})
-    drift = diff_runs(store, previous.id, run.run_id, include_unchanged=True)
+        return history, {}
+    drift = diff_runs(store, previous.id, run_id, include_unchanged=True)
     history.previous_run_id, history.previous_started = previous.id, previous.started
     history.changes = dict(drift.counts)
-    by_host = {d.host: d for d in drift.hosts}
-    hosts = []
-    for host in run.hosts:
-        d = by_host.get(host.name)
-        if d is not None:
-            host = host.model_copy(update={"previous": PreviousScan(
-                run_id=previous.id, change=d.change.value, verdict=d.old_verdict, status=d.old_status)})
-        hosts.append(host)
-    return run.model_copy(update={"history": history, "hosts": hosts})
+    return history, {d.host: PreviousScan(run_id=previous.id, change=d.change.value, verdict=d.old_verdict,
+                                          status=d.old_status) for d in drift.hosts}
+
+
+def with_previous(host: HostResult, previous: dict[str, PreviousScan]) -> HostResult:
+    scan = previous.get(host.name)
+    return host.model_copy(update={"previous": scan}) if scan is not None else host
+
+
+def with_history(run: RunResult, store: Store) -> RunResult:
+    """``run`` with ``history`` and each host's ``previous`` filled from ``store`` (where ``run`` is recorded)."""
+    history, previous = history_of(run.run_id, store)
+    return run.model_copy(update={"history": history, "hosts": [with_previous(h, previous) for h in run.hosts]})

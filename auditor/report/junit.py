@@ -9,12 +9,16 @@ so a CI dashboard shows it red instead of dropping it.
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import BinaryIO
 
-from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import Catalogue, headline_verdict
+from auditor.report.files import report_path
 from auditor.report.view import task_label
 from auditor.results import HOST_DOWN_STATUSES, CheckResult, CheckStatus, HostResult, RunResult, TaskResult, TaskStatus
 
@@ -108,20 +112,39 @@ def _host_suite(root: ET.Element, host: HostResult, catalogue: Catalogue) -> dic
 
 
 def render_junit(run: RunResult) -> bytes:
-    root = ET.Element("testsuites", name=xml_text(f"auditor {run.kind} {run.run_id}"))
+    out = io.BytesIO()
+    _write(run, out)
+    return out.getvalue()
+
+
+def _write(run: RunResult, out: BinaryIO) -> None:
+    """The document, one host's ``<testsuite>`` at a time (a streamed run is never held whole); the totals on
+    ``<testsuites>`` are known only at the end, so the suites go to a spool first."""
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for host in run.hosts:
-        for key, value in _host_suite(root, host, run.verdict_catalogue).items():
-            total[key] += value
-    for key, value in total.items():
-        root.set(key, str(value))
-    if run.finished is not None:
-        root.set("time", f"{(run.finished - run.started).total_seconds():.3f}")
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    with tempfile.TemporaryFile() as spool:
+        for host in run.hosts:
+            holder = ET.Element("testsuites")
+            for key, value in _host_suite(holder, host, run.verdict_catalogue).items():
+                total[key] += value
+            suite = holder[0]
+            ET.indent(suite, level=1)
+            spool.write(b"  " + ET.tostring(suite, encoding="utf-8") + b"\n")
+        root = ET.Element("testsuites", name=xml_text(f"auditor {run.kind} {run.run_id}"))
+        for key, value in total.items():
+            root.set(key, str(value))
+        if run.finished is not None:
+            root.set("time", f"{(run.finished - run.started).total_seconds():.3f}")
+        opening = ET.tostring(root, encoding="unicode").replace(" />", ">").replace("/>", ">")
+        out.write(b"<?xml version='1.0' encoding='utf-8'?>\n" + opening.encode("utf-8") + b"\n")
+        spool.seek(0)
+        shutil.copyfileobj(spool, out)
+        out.write(b"</testsuites>\n")
 
 
 def write_junit(run: RunResult, out_dir: Path) -> Path:
     path = report_path(out_dir, run, "junit.xml")
-    atomic_write(path, render_junit(run))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as out:
+        _write(run, out)
+    tmp.replace(path)
     return path

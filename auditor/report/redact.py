@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditor.results import RunResult
+from auditor.results import HostResult, RunResult
 from auditor.secrets import is_secret_name
 
 REDACTED_MARKER = "_redacted"
@@ -42,23 +42,30 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def redact_host(host: HostResult) -> HostResult:
+    """A copy of ``host`` that is safe to write: evidence, facts, task messages and diffs scrubbed."""
+    return host.model_copy(update={"plays": [
+        play.model_copy(update={
+            "facts": scrub(play.facts) if play.facts is not None else None,
+            "checks": [check.model_copy(update={"evidence": scrub(check.evidence)}) for check in play.checks],
+            # a diff shows file content: a key file edited by a task must not reach the report either
+            "tasks": [task.model_copy(update={"diff": scrub(task.diff), "message": scrub(task.message)})
+                      for task in play.tasks],
+        })
+        for play in host.plays
+    ]})
+
+
 def redact_run(run: RunResult) -> RunResult:
     """A copy of ``run`` that is safe to write: evidence, facts and options scrubbed; ``run`` is untouched.
 
     Only the containers on the way to scrubbed values are copied (``scrub`` builds new dicts), which
-    keeps this cheap for thousands of hosts; the copy must not be mutated in place.
+    keeps this cheap for thousands of hosts; the copy must not be mutated in place. A streamed run
+    (``auditor.report.stream``) stays streamed: each host is scrubbed as it is read.
     """
-    hosts = [
-        host.model_copy(update={"plays": [
-            play.model_copy(update={
-                "facts": scrub(play.facts) if play.facts is not None else None,
-                "checks": [check.model_copy(update={"evidence": scrub(check.evidence)}) for check in play.checks],
-                # a diff shows file content: a key file edited by a task must not reach the report either
-                "tasks": [task.model_copy(update={"diff": scrub(task.diff), "message": scrub(task.message)})
-                          for task in play.tasks],
-            })
-            for play in host.plays
-        ]})
-        for host in run.hosts
-    ]
-    return run.model_copy(update={"options": scrub(run.options), "hosts": hosts})
+    from auditor.report.stream import HostStream, streamed_run
+
+    if isinstance(run.hosts, HostStream):
+        hosts = run.hosts if run.hosts.redacted else run.hosts.map(redact_host, redacted=True)
+        return streamed_run(run.model_copy(update={"hosts": []}), hosts)
+    return run.model_copy(update={"options": scrub(run.options), "hosts": [redact_host(h) for h in run.hosts]})

@@ -11,18 +11,29 @@ from typing import Callable
 
 from auditor.errors import AuditorError, ExitCode, UsageError
 from auditor.report.csv import write_csv
-from auditor.report.files import atomic_write, check_output_folder, report_path  # noqa: F401  (check_output_folder: re-exported)
+from auditor.report.files import check_output_folder, report_path  # noqa: F401  (check_output_folder: re-exported)
 from auditor.report.html import write_html
 from auditor.report.junit import write_junit
 from auditor.report.redact import redact_run
+from auditor.report.stream import is_streamed
 from auditor.results import RunResult
 
 Writer = Callable[[RunResult, Path], Path]
 
 
 def write_json(run: RunResult, out_dir: Path) -> Path:
+    """The run as JSON, written host by host: the result model's own serialisation of each host, inside the
+    header's, so a streamed run never sits in memory whole (the file is the same as ``model_dump_json``'s)."""
     path = report_path(out_dir, run, "json")
-    atomic_write(path, run.model_dump_json(indent=2).encode("utf-8"))
+    tmp = path.with_name(path.name + ".tmp")
+    header = run.model_copy(update={"hosts": []}).model_dump_json(indent=2)
+    head, tail = header.split('"hosts": []', 1)
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(head + '"hosts": [')
+        for i, host in enumerate(run.hosts):
+            out.write(("," if i else "") + "\n    " + host.model_dump_json(indent=2).replace("\n", "\n    "))
+        out.write(("\n  ]" if run.hosts else "]") + tail)
+    tmp.replace(path)
     return path
 
 
@@ -53,6 +64,10 @@ class ReportsNotWritten(AuditorError):
         self.written = written
 
 
+def _materialized(run: RunResult) -> RunResult:
+    return run.model_copy(update={"hosts": list(run.hosts)})
+
+
 def write_reports(run: RunResult, formats: list[str], out_dir: Path) -> list[Path]:
     """Write every requested format into ``out_dir``; returns the paths written. A format that fails never stops
     the others: they are all attempted, then ``ReportsNotWritten`` says which failed and lists what was written."""
@@ -63,6 +78,10 @@ def write_reports(run: RunResult, formats: list[str], out_dir: Path) -> list[Pat
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportsNotWritten(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}", []) from None
+    if "html" in formats and is_streamed(safe):
+        # JSON, CSV and JUnit read a streamed run host by host; the HTML page is built in several passes over its
+        # hosts, so they are read once, into memory, and every format is written from that one read
+        safe = _materialized(safe)
     for fmt in formats:
         try:
             written.append(WRITERS[fmt](safe, out_dir))

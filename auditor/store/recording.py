@@ -3,6 +3,7 @@ store sink, close the store whatever happens. Shared by ``auditor run``, ``remed
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -14,10 +15,13 @@ from auditor.store.urls import resolve_store_url
 
 
 class Recording:
-    """The store a run is recorded in (None when the store is off) and its sink."""
+    """The store a run is recorded in and its sink. With the store off (``--store none``) the run still streams
+    its results to a private temporary store, deleted afterwards (``temporary``): memory stays flat and the
+    reports are written from disk, but nothing is kept and there is no history."""
 
-    def __init__(self, store: Store | None):
+    def __init__(self, store: Store | None, temporary: bool = False):
         self.store = store
+        self.temporary = temporary
         self.sink: StoreSink | None = None
 
     def sinks(self, planned_hosts: list[str], *, create: bool = True) -> list[Sink]:
@@ -28,20 +32,25 @@ class Recording:
 
     @property
     def where(self) -> str | None:
-        return str(self.store.where) if self.store is not None else None
+        return str(self.store.where) if self.store is not None and not self.temporary else None
 
 
 @contextmanager
-def recording(store_option: str | None) -> Iterator[Recording]:
-    """``--store`` (or AUDITOR_STORE, else the default file); ``none`` records nothing. A store that cannot be
-    opened is a one-line error (exit 4) before any host is contacted."""
+def recording(store_option: str | None, *, scratch: bool = False) -> Iterator[Recording]:
+    """``--store`` (or AUDITOR_STORE, else the default file); ``none`` records nothing (``scratch``: into a
+    temporary store that is deleted afterwards). A store that cannot be opened is a one-line error (exit 4)
+    before any host is contacted."""
     url = resolve_store_url(store_option)
-    store = open_store(url) if url is not None else None
-    try:
-        yield Recording(store)
-    finally:
-        if store is not None:
-            store.close()
+    with tempfile.TemporaryDirectory(prefix="auditor-results-") as tmp:
+        temporary = url is None and scratch
+        if temporary:
+            url = f"sqlite:///{tmp}/results.db"
+        store = open_store(url) if url is not None else None
+        try:
+            yield Recording(store, temporary=temporary)
+        finally:
+            if store is not None:
+                store.close()
 
 
 def stored_run_inputs(store_option: str | None, run_id: str) -> tuple[list[str], list[str], str | None]:

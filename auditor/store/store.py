@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from auditor.errors import Location
 from auditor.report.redact import scrub
-from auditor.results import SCHEMA_VERSION, HostResult, RunOptionsRecord, RunResult, utcnow
+from auditor.results import SCHEMA_VERSION, HostResult, RunOptionsRecord, RunResult, RunSummary, utcnow
 from auditor.results import PlaybookRef as ResultPlaybookRef
 from auditor.rules import catalogue_of
 from auditor.store.engine import StoreError, db_error_text, make_engine, read_transaction, write_transaction
@@ -240,32 +240,63 @@ class Store:
         return [h for h in row.planned_hosts if h not in done]
 
     def load_run(self, run_id: str) -> RunResult:
-        """A stored run as the ``RunResult`` its reports are made from (hosts in plan order)."""
+        """A stored run as the ``RunResult`` its reports are made from (hosts in plan order). For a large run,
+        prefer ``run_header`` + ``iter_hosts``: they never hold every host at once."""
+        run = self.run_header(run_id)
+        run.hosts = list(self.iter_hosts(run.run_id))
+        run.compute_summary()
+        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
+        return run
+
+    def run_header(self, run_id: str) -> RunResult:
+        """A stored run without its hosts: the header, and the summary counted in the database."""
         with self._guard(), read_transaction(self.engine) as conn:
             row = self._run_row(conn, run_id)
             record = self._record(row)
             if record.result_schema.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
                 raise StoreError(f"run {record.id} was stored with result schema {record.result_schema}; this "
                                  f"auditor reads {SCHEMA_VERSION}", self.where)
-            docs = conn.execute(select(host_results.c.host, host_results.c.document)
-                                .where(host_results.c.run_id == row.id)).all()
-        order = {name: i for i, name in enumerate(row.planned_hosts)}
-        docs = sorted(docs, key=lambda d: (order.get(d.host, len(order)), d.host))
-        try:
-            hosts = [HostResult.model_validate(read_document(d.document)) for d in docs]
-        except (ValidationError, ValueError) as exc:
-            raise StoreError(f"run {record.id} holds a host result this auditor cannot read: {exc}", self.where) from None
-        result = RunResult(
-            run_id=record.id, kind="remediation" if record.kind == "remediation" else "audit", auditor_version=record.auditor_version, started=record.started,
-            finished=record.finished,
+            hosts = conn.execute(select(host_results.c.status, host_results.c.verdict)
+                                 .where(host_results.c.run_id == row.id)).all()
+            checks = conn.execute(select(check_results.c.status, func.count()).where(check_results.c.run_id == row.id)
+                                  .group_by(check_results.c.status)).all()
+        summary = RunSummary(hosts=len(hosts))
+        for status, verdict in hosts:
+            summary.by_status[status] = summary.by_status.get(status, 0) + 1
+            if verdict:
+                summary.by_verdict[verdict] = summary.by_verdict.get(verdict, 0) + 1
+        summary.checks = {status: int(n) for status, n in checks}
+        return RunResult(
+            run_id=record.id, kind="remediation" if record.kind == "remediation" else "audit",
+            auditor_version=record.auditor_version, started=record.started, finished=record.finished,
             playbooks=[ResultPlaybookRef(path=p.id, id=PurePath(p.id).stem, sha256=p.digest or None) for p in record.playbooks],
             inventory_sources=record.inventory_sources, limit=record.limit,
             options=RunOptionsRecord.model_validate({k: v for k, v in record.options.items() if k in RunOptionsRecord.model_fields}),
-            interrupted=record.state is RunState.interrupted, hosts=hosts,
+            interrupted=record.state is RunState.interrupted, summary=summary,
+            verdict_catalogue=catalogue_of(summary.by_verdict),
         )
-        result.compute_summary()
-        result.verdict_catalogue = catalogue_of(result.summary.by_verdict)
-        return result
+
+    def iter_hosts(self, run_id: str, batch: int = 500) -> Iterator[HostResult]:
+        """The run's host results in plan order (then any unplanned ones by name), read ``batch`` at a time."""
+        with self._guard(), read_transaction(self.engine) as conn:
+            row = self._run_row(conn, run_id)
+            recorded = {r.host for r in conn.execute(select(host_results.c.host).where(host_results.c.run_id == row.id))}
+        planned = [h for h in row.planned_hosts if h in recorded]
+        names = planned + sorted(recorded - set(planned))
+        for i in range(0, len(names), batch):
+            chunk = names[i:i + batch]
+            found = self.hosts_by_name(row.id, chunk)
+            yield from (found[name] for name in chunk if name in found)
+
+    def hosts_by_name(self, run_id: str, names: Sequence[str]) -> dict[str, HostResult]:
+        """The recorded results of ``names`` in run ``run_id`` (names without a result are left out)."""
+        with self._guard(), read_transaction(self.engine) as conn:
+            docs = conn.execute(select(host_results.c.host, host_results.c.document)
+                                .where(host_results.c.run_id == run_id, host_results.c.host.in_(list(names)))).all()
+        try:
+            return {d.host: HostResult.model_validate(read_document(d.document)) for d in docs}
+        except (ValidationError, ValueError) as exc:
+            raise StoreError(f"run {run_id} holds a host result this auditor cannot read: {exc}", self.where) from None
 
     def import_run(self, run: RunResult, state: RunState | None = None) -> RunRecord:
         """Store a whole run at once (e.g. a saved JSON report); ``state`` None: as the run ended."""
