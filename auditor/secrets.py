@@ -151,7 +151,10 @@ def secret_values(variables: dict[str, Any]) -> set[str]:
             if text is not None and len(text) >= MIN_SCRUB_LENGTH:
                 found.add(text)
 
-    walk(variables, False)
+    for key, value in variables.items():  # most variables are plain values under ordinary names: no call for them
+        if type(value) in _SCALARS and not (isinstance(key, str) and is_secret_name(key)):
+            continue
+        walk(value, isinstance(key, str) and is_secret_name(key))
     return found
 
 
@@ -186,4 +189,8 @@ def public_vars(variables: dict[str, Any]) -> dict[str, Any]:
             return [mask(key, v) for v in value]
         return value
 
-    return {k: mask(k, v) for k, v in variables.items()}
+    return {k: v if type(v) in _SCALARS and not (isinstance(k, str) and is_secret_name(k)) else mask(k, v)
+            for k, v in variables.items()}
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
