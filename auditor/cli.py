@@ -46,6 +46,7 @@ AREA_MOUNTS = [
     ("auditor.remediate.cli", "register"),
     ("auditor.history.cli", "register"),
     ("auditor.doctor.cli", "register"),
+    ("auditor.distributed.cli", "register"),
 ]
 
 

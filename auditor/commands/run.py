@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from auditor.commands import options as opt
+from auditor.distributed import cli as dist
 from auditor.errors import BadInputError, ExitCode, UsageError
 from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
@@ -181,6 +182,9 @@ def run_command(
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
+    dispatch: dist.Dispatch = None,
+    broker: dist.Broker = None,
+    shard_size: dist.ShardSize = dist.DEFAULT_SHARD_SIZE,
 ) -> int:
     """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
 
@@ -219,6 +223,15 @@ def run_command(
     waivers = load_waivers(waiver_file) if waiver_file is not None else None
     if syntax_check:
         return opt.print_syntax_check(paths)
+    if dispatch is not None:  # the hosts run on `auditor worker` runners (auditor/distributed/, docs/scale.md)
+        if resume is not None or waivers is not None or list_hosts:
+            raise UsageError("--dispatch celery does not take --resume, --waiver-file or --list-hosts yet")
+        from auditor.distributed.coordinator import dispatch_command
+
+        return dispatch_command(dispatch, [Path(p) for p in paths], sources, limit=limit, options=options,
+                                connection=connection, formats=formats, output=output, quiet=quiet, store=store,
+                                broker=broker, shard_size=shard_size, vault_password_files=vault_password_file,
+                                vault_ids=vault_id, ask_vault_pass=ask_vault_pass)
     inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
     if list_hosts:
         return opt.print_list_hosts(books, inv, limit)

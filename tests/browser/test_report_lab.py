@@ -68,7 +68,11 @@ def lab_reports(tmp_path_factory) -> Iterator[dict[str, Any]]:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     messy_host = next(h.name for h in fleet.hosts if h.member.scenario.name == "win-conflict-messy")
     remediation = RunResult.model_validate_json(next((tmp / "remediate").glob("*.json")).read_text())
-    yield {"audit": audit, "audit_html": next(p for p in paths if p.suffix == ".html"),
+    # the CLI's run keeps each host's slim form only; the JSON report holds every check's evidence
+    audit_json = next(p for p in paths if p.suffix == ".json")
+    full_audit = RunResult.model_validate_json(audit_json.read_text())
+    assert [h.id for h in full_audit.hosts] == [h.id for h in audit.hosts]
+    yield {"audit": full_audit, "audit_html": next(p for p in paths if p.suffix == ".html"),
            "remediation": remediation, "remediation_html": next((tmp / "remediate").glob("*.html")),
            "messy": messy_host}
 
