@@ -47,6 +47,7 @@ AREA_MOUNTS = [
     ("auditor.history.cli", "register"),
     ("auditor.doctor.cli", "register"),
     ("auditor.distributed.cli", "register"),
+    ("auditor.serve.cli", "register"),
 ]
 
 

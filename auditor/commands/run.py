@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Iterator, Optional
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when a run starts, not b
     from auditor.store.store import Store
 
 DEFAULT_OUTPUT = "reports"
+RUN_ID_FORMAT = re.compile(r"[0-9a-f]{12}")
 
 
 def exit_code_for(run: RunResult, policy: FailPolicy = FailPolicy("needs-action")) -> ExitCode:
@@ -63,6 +65,7 @@ def execute_audit(
     waivers: WaiverFile | None = None,
     resume: str | None = None,
     verbose: int = 0,
+    new_run_id: str | None = None,
 ) -> tuple[RunResult, list[Path]]:
     """The main job for the command line: plan and run (``auditor.api``) with live progress, recorded in the
     history store (``store``: a URL, ``none``, or None for $AUDITOR_STORE / the default), then the reports (also
@@ -85,7 +88,7 @@ def execute_audit(
     hook = WaiverHook(bind(waivers, inv), today) if waivers is not None else None
     with recording(store, scratch=True) as history:
         assert history.store is not None
-        only_hosts, run_id = None, None
+        only_hosts, run_id = None, new_run_id
         if resume is not None:
             if history.temporary:
                 raise UsageError("--resume needs the history store (it is turned off: --store none or AUDITOR_STORE=none)")
@@ -185,6 +188,9 @@ def run_command(
     dispatch: dist.Dispatch = None,
     broker: dist.Broker = None,
     shard_size: dist.ShardSize = dist.DEFAULT_SHARD_SIZE,
+    run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True, metavar="ID",
+                                         help="The new run's id (12 lowercase hex digits), chosen by the caller: "
+                                              "`auditor serve` uses it to find the scan it started."),
 ) -> int:
     """Run PLAYBOOK(s) against the hosts of an inventory and write reports.
 
@@ -209,6 +215,8 @@ def run_command(
 
         stored_books, stored_sources, stored_limit = stored_run_inputs(store, resume)
         paths, sources, limit = paths or stored_books, sources or stored_sources, limit or stored_limit
+    if run_id is not None and (resume is not None or not RUN_ID_FORMAT.fullmatch(run_id)):
+        raise UsageError("--run-id: expected 12 lowercase hex digits, and no --resume")
     if not paths:
         raise UsageError("give at least one PLAYBOOK (or --resume RUN_ID)")
     if not sources:
@@ -238,7 +246,8 @@ def run_command(
     console = Console(stderr=False)
     run, _ = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
                            output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
-                           playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose)
+                           playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose,
+                           new_run_id=run_id)
     return int(exit_code_for(run, policy))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from typing import Optional
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from auditor import durations
 from auditor.errors import UsageError
 from auditor.history.diff import ChangeClass, RunDiff, diff_runs, drift_schema
 from auditor.store import RunListing, RunRecord, RunState, Store, StoreError, StoreMissing, open_store, resolve_store_url
@@ -21,22 +21,16 @@ history_app = typer.Typer(name="history", help="Recorded runs: list them, prune 
 from auditor.commands.options import STORE_HELP  # noqa: E402  (one help text for every --store)
 from auditor.textsafe import for_terminal
 FORMATS = ("table", "json")
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _STYLE = {ChangeClass.regressed: "bold red", ChangeClass.unreachable: "magenta", ChangeClass.gone: "yellow",
           ChangeClass.new: "cyan", ChangeClass.changed: "yellow", ChangeClass.fixed: "green", ChangeClass.unchanged: "dim"}
 
 
 def parse_duration(value: str) -> timedelta:
-    """``90d``, ``12h``, ``2w``, ``1w3d``... (s, m, h, d, w) -> a timedelta."""
-    text = value.strip().lower()
-    parts = _DURATION.findall(text)
-    if not parts or _DURATION.sub("", text).strip():
-        raise UsageError(f"--older-than: {value!r} is not a duration (expected e.g. 90d, 12h, 2w, 1w3d)")
-    total = timedelta()
-    for amount, unit in parts:
-        total += timedelta(**{_UNITS[unit]: int(amount)})
-    return total
+    """``--older-than``: a duration (``auditor.durations``), or a usage error."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError:
+        raise UsageError(f"--older-than: {value!r} is not a duration (expected e.g. 90d, 12h, 2w, 1w3d)") from None
 
 
 def _check_format(fmt: str) -> str:
