@@ -54,7 +54,7 @@ class Guard(BaseHTTPMiddleware):
             return PlainTextResponse("cross-site request refused\n", 403)
         if self.token is None or request.url.path in OPEN_PATHS or self.authorized(request):
             return None
-        if request.url.path.startswith("/api/") or request.url.path == "/metrics" or request.method != "GET":
+        if request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/openapi.json") or request.method != "GET":
             return JSONResponse({"detail": "authentication required: Authorization: Bearer TOKEN"}, 401,
                                 headers={"WWW-Authenticate": 'Bearer realm="auditor"'})
         return RedirectResponse("/login", 303)
