@@ -26,6 +26,10 @@ def create_app(context: ServeContext) -> FastAPI:
     def metrics(request: Request) -> Response:
         return Response(context.metrics.render(), media_type=CONTENT_TYPE)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon; answering keeps browsers from logging a 404 on every page
+
     @app.get("/healthz", summary="Liveness: the process answers and the store can be read")
     def healthz() -> JSONResponse:
         try:

@@ -39,14 +39,20 @@ def trend_svg(points: list[TrendPoint], catalogue: dict[str, VerdictInfo]) -> Ma
             h = plot_h * n / most
             y -= h
             tone = catalogue[verdict].tone if verdict in catalogue else "none"
-            label = catalogue[verdict].label if verdict in catalogue else verdict
+            label = _label(verdict, catalogue)
             parts.append(f'<rect class="fill-{tone}" data-verdict="{escape(verdict)}" data-run="{escape(point.run_id)}" '
-                         f'x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}"><title>{escape(label)}: {n} '
+                         f'x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" stroke="#ffffff"><title>{escape(label)}: {n} '
                          f'({escape(point.started.strftime("%Y-%m-%d %H:%M UTC"))})</title></rect>')
         if len(points) <= 12 or i % max(1, len(points) // 8) == 0 or i == len(points) - 1:
             parts.append(f'<text class="bar-label" x="{x + bar / 2:.1f}" y="{HEIGHT - 14}" text-anchor="middle">'
                          f'{escape(point.started.strftime("%m-%d %H:%M"))}</text>')
     parts.append("</svg>")
     legend = "".join(f'<li><span class="swatch tone-{catalogue[v].tone if v in catalogue else "none"}"></span>'
-                     f'{escape(catalogue[v].label if v in catalogue else v)}</li>' for v in verdicts)
+                     f'{escape(_label(v, catalogue))}</li>' for v in verdicts)
     return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')
+
+
+def _label(verdict: str, catalogue: dict[str, VerdictInfo]) -> str:
+    if verdict == "-":
+        return "No verdict (not audited, or no rule decided)"
+    return catalogue[verdict].label if verdict in catalogue else verdict

@@ -90,7 +90,7 @@ def interval_cron(schedule: Schedule) -> str:
 def on_calendar(cron: str) -> str:
     """A 5-field cron expression as a systemd calendar event (``0 7 * * 1-5`` -> ``Mon..Fri *-*-* 07:00:00``)."""
     minute, hour, day, month, dow = cron.split()
-    date = f"*-{_field(month)}-{_field(day)}"
+    date = f"*-{_field(month, 2)}-{_field(day, 2)}"
     time = f"{_field(hour, 2)}:{_field(minute, 2)}:00"
     return (f"{_dow(dow)} " if dow != "*" else "") + f"{date} {time}"
 
