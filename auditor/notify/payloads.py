@@ -26,7 +26,7 @@ _TITLE = {EventKind.regressed: "regressed", EventKind.fixed: "fixed", EventKind.
           EventKind.reachable: "reachable again", EventKind.new: "new", EventKind.gone: "gone",
           EventKind.waiver_expiring: "waivers expiring"}
 _SLACK = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]~|])")  # the markdown that acts inside a line
 
 
 def clean(value: object) -> str:
@@ -81,7 +81,7 @@ class _Markup:
 
 PLAIN = _Markup(lambda s: s, lambda s: s, lambda url: url)
 SLACK = _Markup(lambda s: s.translate(_SLACK), lambda s: f"*{s}*", lambda url: f"<{url.translate(_SLACK)}|open the run>")
-TEAMS = _Markup(lambda s: _MARKDOWN.sub(r"\\\1", s), lambda s: f"**{s}**", lambda url: f"[open the run]({url})")
+TEAMS = _Markup(lambda s: _MARKDOWN.sub(r"\\\1", s.translate(_SLACK)), lambda s: f"**{s}**", lambda url: f"[open the run]({url})")
 MARKUPS = {"slack": SLACK, "teams": TEAMS, "plain": PLAIN}
 
 
