@@ -93,6 +93,8 @@ class _Receiver(_Model):
     on: list[EventKind] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1,
                                 description="the transitions this receiver is told about")
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
+    per_event: bool = Field(default=False, description="one message per event instead of one per scan "
+                            "(at most 50 per scan; past that, one message for the scan)")
     verify_tls: bool = Field(default=True, description="validate the server's certificate (https, STARTTLS, TLS)")
     ca_file: Path | None = Field(default=None, description="PEM bundle of CAs to trust instead of the system's")
 

@@ -32,6 +32,7 @@ log = logging.getLogger("auditor.notify")
 _RETRY_HTTP = frozenset({408, 425, 429})
 _MAX_PARALLEL = 8
 _MIN_SCRUB = 4
+PER_EVENT_MAX = 50  # a receiver with per_event gets at most this many messages per scan (else one)
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,25 @@ def _deliver_one(events: Transitions, target: NotifyTarget, options: DeliveryOpt
         return TargetResult(label, ok=True)
     kinds = frozenset(h.kind for h in mine.hosts) | frozenset(w.kind for w in mine.waivers)
     count = len(mine.hosts) + len(mine.waivers)
+    messages = mine.split() if receiver.per_event and count <= PER_EVENT_MAX else [mine]
     secrets: list[str] = []
-    try:
-        if target.webhook is not None:
-            send = _webhook(target.webhook, mine, options, secrets)
-        else:
-            assert target.email is not None
-            send = _email(target.email, mine, options, secrets)
-        ok, attempts, error = _with_retries(send, receiver.retry, options.stop)
-    except _Permanent as exc:
-        ok, attempts, error = False, 1, str(exc)
-    except Exception as exc:  # noqa: BLE001
-        ok, attempts, error = False, 1, f"internal error: {type(exc).__name__}"
+    ok, attempts, error = True, 0, None
+    for message in messages:
+        try:
+            if target.webhook is not None:
+                send = _webhook(target.webhook, message, options, secrets)
+            else:
+                assert target.email is not None
+                send = _email(target.email, message, options, secrets)
+            sent, tries, error = _with_retries(send, receiver.retry, options.stop)
+        except _Permanent as exc:
+            sent, tries, error = False, 1, str(exc)
+        except Exception as exc:  # noqa: BLE001
+            sent, tries, error = False, 1, f"internal error: {type(exc).__name__}"
+        attempts += tries
+        if not sent:
+            ok = False
+            break  # the receiver is failing: the rest of this scan's messages would fail the same way
     if error is not None:
         error = _scrub(error, secrets)
     if ok:

@@ -69,6 +69,11 @@ class Transitions(_Model):
         return self.model_copy(update={"hosts": [h for h in self.hosts if h.kind in wanted],
                                        "waivers": [w for w in self.waivers if w.kind in wanted]})
 
+    def split(self) -> list[Transitions]:
+        """One ``Transitions`` per event, in order (a receiver's ``per_event``)."""
+        return ([self.model_copy(update={"hosts": [h], "waivers": []}) for h in self.hosts]
+                + [self.model_copy(update={"hosts": [], "waivers": [w]}) for w in self.waivers])
+
     @property
     def empty(self) -> bool:
         return not self.hosts and not self.waivers
