@@ -88,7 +88,8 @@ MARKUPS = {"slack": SLACK, "teams": TEAMS, "plain": PLAIN}
 def headline(events: Transitions) -> str:
     """``2 regressed, 1 fixed, 1 newly unreachable`` (kinds with events only)."""
     counts = events.counts()
-    parts = [f"{counts[k.value]} {_TITLE[k]}" for k in EventKind if counts[k.value]]
+    parts = [f"{counts[k.value]} {_TITLE[k] if k is not EventKind.waiver_expiring or counts[k.value] > 1 else 'waiver expiring'}"
+             for k in EventKind if counts[k.value]]
     return ", ".join(parts) or "nothing changed"
 
 

@@ -282,3 +282,15 @@ def test_a_waiver_nearing_its_end_is_announced_once(store: Store, tmp_path: Path
         again = notify_scan(store, "scan-2", only, schedule="nightly", previous_run_id="scan-1", waivers=waivers,
                             ledger=restarted)
         assert all(r.skipped for r in again.results) and len(hook.received) == 4
+
+
+def test_mail_over_implicit_tls(certs) -> None:
+    handler = MailRecorder()
+    events = Transitions(schedule="s", run_id="r", hosts=[HostEvent(kind=EventKind.fixed, host="h")])
+    with smtp_server(handler, ssl_context=server_tls(certs)) as server:
+        email = {"smtp_host": "127.0.0.1", "smtp_port": server.port, "tls": True, "starttls": False,
+                 "from": "a@corp.example", "to": ["b@corp.example"], "retry": FAST}
+        untrusted = deliver(events, targets({"email": email}))
+        assert untrusted.results[0].attempts == 1 and "certificate did not verify" in (untrusted.results[0].error or "")
+        trusted = deliver(events, targets({"email": {**email, "ca_file": str(certs.ca)}}))
+        assert trusted.ok and len(handler.mails) == 1

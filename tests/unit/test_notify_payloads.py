@@ -61,7 +61,7 @@ def test_chat_markup_from_a_host_is_escaped() -> None:
     slack = chat_body(events(), style="slack", link="http://127.0.0.1:8765/runs/run-2")["text"]
     assert "<script>" not in slack and "&lt;script&gt;" in slack
     assert slack.endswith("<http://127.0.0.1:8765/runs/run-2|open the run>")
-    assert slack.startswith("*auditor: schedule nightly, run run-2*: 2 regressed, 1 fixed, 1 newly unreachable, 1 waivers expiring")
+    assert slack.startswith("*auditor: schedule nightly, run run-2*: 2 regressed, 1 fixed, 1 newly unreachable, 1 waiver expiring")
     teams = chat_body(events(), style="teams")["text"]
     assert "\\*bold\\* \\[a\\](http://x)" in teams and "&lt;script&gt;" in teams
     assert "REGRESSED win-00003: HEALTHY\\_NAT -> CONFLICT\\_CONFIRMED (failed); checks W-NET-01" in teams
@@ -81,7 +81,7 @@ def test_the_mail_subject_and_body() -> None:
     settings = EmailSettings.model_validate({"smtp_host": "127.0.0.1", "from": "auditor@corp.example",
                                              "to": ["ops@corp.example", "sec@corp.example"], "subject_prefix": "[fleet]"})
     msg = mail(events(), settings, now=NOW)
-    assert msg["Subject"] == "[fleet] nightly: 2 regressed, 1 fixed, 1 newly unreachable, 1 waivers expiring"
+    assert msg["Subject"] == "[fleet] nightly: 2 regressed, 1 fixed, 1 newly unreachable, 1 waiver expiring"
     assert msg["To"] == "ops@corp.example, sec@corp.example" and msg["Auto-Submitted"] == "auto-generated"
     body = msg.get_content()
     assert "WAIVER EXPIRING W-CFG-02 (hosts lab) on 2026-12-10, in 6 days" in body
