@@ -44,7 +44,7 @@ class HttpRecorder:
         self.default = default or Answer()
         self.received: list[Received] = []
         self.release = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,6 +53,7 @@ class HttpRecorder:
                 with recorder._lock:
                     recorder.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     answer = recorder.script.pop(0) if recorder.script else recorder.default
+                    recorder._lock.notify_all()
                 if answer.hang:
                     recorder.release.wait()
                     return
@@ -77,6 +78,11 @@ class HttpRecorder:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.scheme = "https" if tls is not None else "http"
         self.port = self.server.server_address[1]
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        """Block until ``count`` requests have arrived (a deadline only against a hung test)."""
+        with self._lock:
+            assert self._lock.wait_for(lambda: len(self.received) >= count, timeout), self.received
 
     def url(self, path: str = "/hook") -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"

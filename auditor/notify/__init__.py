@@ -3,6 +3,7 @@ reachable again, a waiver about to expire), to webhooks (generic JSON, Slack, Te
 with backoff; a failing receiver never stops a scan; secrets never in a payload. See docs/notify.md."""
 
 from auditor.notify.after_scan import notify_scan, plan_notifications
+from auditor.notify.background import Notifier, ledger_path
 from auditor.notify.config import (
     DEFAULT_EVENTS,
     NOTIFY_TARGETS,
@@ -19,6 +20,6 @@ from auditor.notify.transitions import HostEvent, Transitions, WaiverEvent, tran
 
 __all__ = [
     "DEFAULT_EVENTS", "NOTIFY_TARGETS", "DeliveryOptions", "DeliveryReport", "EmailSettings", "EventKind",
-    "HostEvent", "NotifyTarget", "NotifyTargets", "RetryPolicy", "TargetResult", "Transitions", "WaiverEvent",
-    "WaiverLedger", "WebhookSettings", "deliver", "notify_scan", "plan_notifications", "transitions",
+    "HostEvent", "Notifier", "NotifyTarget", "NotifyTargets", "RetryPolicy", "TargetResult", "Transitions", "WaiverEvent",
+    "WaiverLedger", "WebhookSettings", "deliver", "ledger_path", "notify_scan", "plan_notifications", "transitions",
 ]

@@ -208,6 +208,8 @@ class EmailSettings(_Receiver):
             raise ValueError("tls (implicit TLS) and starttls exclude each other: set starttls: false with tls: true")
         if (self.username is None) != (self.password_file is None):
             raise ValueError("username and password_file go together")
+        if self.username is not None and not (self.tls or self.starttls):
+            raise ValueError("a password is never sent in clear: keep starttls (or tls) on with username")
         return self
 
 

@@ -228,19 +228,20 @@ def _webhook(settings: WebhookSettings, events: Transitions, options: DeliveryOp
 
     def send() -> None:
         try:
-            with httpx.Client(verify=verify, timeout=settings.timeout, follow_redirects=False) as client:
-                response = client.post(url, json=body, headers=headers)
+            with httpx.Client(verify=verify, timeout=settings.timeout, follow_redirects=False) as client, \
+                    client.stream("POST", url, json=body, headers=headers) as response:
+                status = response.status_code  # the answer's body is never read: it can be anything
+                retry_after = response.headers.get("Retry-After")
         except httpx.TimeoutException as exc:
             raise _Transient(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             if _cert_failure(exc):
                 raise _Permanent("the server's certificate did not verify (see ca_file)") from None
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
-        status = response.status_code
         if 200 <= status < 300:
             return
         if status in _RETRY_HTTP or status >= 500:
-            raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+            raise _Transient(f"HTTP {status}", _retry_after(retry_after))
         if 300 <= status < 400:
             raise _Permanent(f"HTTP {status}: redirects are not followed (give the final URL)")
         raise _Permanent(f"HTTP {status}")

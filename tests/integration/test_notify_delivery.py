@@ -26,6 +26,7 @@ from auditor.notify import (
     deliver,
     notify_scan,
 )
+from auditor.notify.background import Notifier, ledger_path
 from auditor.notify.transitions import HostEvent, Transitions
 from auditor.results import HostResult, HostStatus, RunResult
 from auditor.store import open_store
@@ -294,3 +295,20 @@ def test_mail_over_implicit_tls(certs) -> None:
         assert untrusted.results[0].attempts == 1 and "certificate did not verify" in (untrusted.results[0].error or "")
         trusted = deliver(events, targets({"email": {**email, "ca_file": str(certs.ca)}}))
         assert trusted.ok and len(handler.mails) == 1
+
+
+def test_the_notifier_sends_off_the_callers_thread_and_close_ends_the_backoff(store: Store, tmp_path: Path) -> None:
+    notifier = Notifier(tmp_path / "state")
+    with HttpRecorder(script=[Answer(hang=True)], default=Answer(503)).running() as hook:
+        hooks = targets({"webhook": {"url": hook.url(), "retry": {"attempts": 5, "backoff": "1h"}}})
+        future = notifier.submit(store, "scan-2", hooks, schedule="nightly / main", previous_run_id="scan-1")
+        hook.wait_for(1)
+        assert not future.done()  # the receiver holds the request: the caller already has its thread back
+        notifier.close(wait=False)
+        hook.release.set()         # the receiver drops the connection: a transient failure, then the 1 h wait...
+        report = future.result(timeout=120)  # ...which the stop event ends at once
+    assert not report.ok and report.results[0].attempts == 1
+    assert "stopped before the next try" in (report.results[0].error or "")
+    assert notifier.submit(store, "scan-2", hooks, schedule="x", previous_run_id="scan-1").result().results == []
+    assert ledger_path(tmp_path, "nightly / main").name.startswith("notify-nightly_main-")
+    assert ledger_path(tmp_path, "a/b") != ledger_path(tmp_path, "a_b")

@@ -113,6 +113,8 @@ def error_of(doc: object) -> tuple[tuple[object, ...], str]:
     ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": ["c@d.example"], "username": "u"}}], (0, "email"),
      "go together"),
     ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": ["c@d.example"], "tls": True}}], (0, "email"), "exclude"),
+    ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": ["c@d.example"], "starttls": False, "username": "u",
+                 "password_file": "/p"}}], (0, "email"), "never sent in clear"),
     ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": ["not an address"]}}], (0, "email", "to"), "mail address"),
     ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": []}}], (0, "email", "to"), "at least 1"),
     ([{"webhook": {"url": "https://h.example/"}, "email": {"smtp_host": "s", "from": "a@b.example", "to": ["c@d.example"]}}],
