@@ -14,7 +14,7 @@ URL (which often carries its token) and its secret headers can come from files, 
           password_file: /etc/auditor/smtp.pass
           from: auditor@corp.example
           to: [it-ops@corp.example]
-          on: [regressed, unreachable, waiver_expiring]
+          events: [regressed, unreachable, waiver_expiring]
 
 See docs/notify.md for every key.
 """
@@ -90,7 +90,7 @@ class RetryPolicy(_Model):
 
 class _Receiver(_Model):
     name: str | None = Field(default=None, max_length=80, description="shown in logs and the delivery report")
-    on: list[EventKind] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1,
+    events: list[EventKind] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1,
                                 description="the transitions this receiver is told about")
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
     per_event: bool = Field(default=False, description="one message per event instead of one per scan "
@@ -99,7 +99,7 @@ class _Receiver(_Model):
     ca_file: Path | None = Field(default=None, description="PEM bundle of CAs to trust instead of the system's")
 
     def wants(self, kind: EventKind) -> bool:
-        return kind in self.on
+        return kind in self.events
 
 
 def check_url(url: str) -> str:

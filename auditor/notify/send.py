@@ -1,4 +1,4 @@
-"""Delivery: each receiver is sent the events it asked for (its ``on:``), tried again with bounded exponential
+"""Delivery: each receiver is sent the events it asked for (its ``events:``), tried again with bounded exponential
 backoff, in parallel with the other receivers. A receiver that fails is one log line (logger
 ``auditor.notify``: its label, never a URL's path or a password) and one entry of the report; nothing here
 raises to the caller, so a broken receiver never stops a scan.
@@ -47,7 +47,7 @@ class TargetResult:
     target: str                              # the receiver's label (NotifyTarget.label)
     ok: bool
     attempts: int = 0
-    events: int = 0                          # events sent (after the receiver's on: filter)
+    events: int = 0                          # events sent (after the receiver's events: filter)
     kinds: frozenset[EventKind] = frozenset()
     error: str | None = None                 # one line, no secret
 
@@ -105,7 +105,7 @@ def deliver(events: Transitions, targets: Sequence[NotifyTarget], *,
 def _deliver_one(events: Transitions, target: NotifyTarget, options: DeliveryOptions) -> TargetResult:
     label = clean(target.label)
     receiver = target.receiver
-    mine = events.only(receiver.on)
+    mine = events.only(receiver.events)
     if mine.empty:
         return TargetResult(label, ok=True)
     kinds = frozenset(h.kind for h in mine.hosts) | frozenset(w.kind for w in mine.waivers)

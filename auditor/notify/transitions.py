@@ -55,7 +55,7 @@ class WaiverEvent(_Model):
 
 
 class Transitions(_Model):
-    """Everything one scan has to tell, before each receiver's ``on:`` filter."""
+    """Everything one scan has to tell, before each receiver's ``events:`` filter."""
 
     schedule: str
     run_id: str
@@ -64,7 +64,7 @@ class Transitions(_Model):
     waivers: list[WaiverEvent] = Field(default_factory=list)
 
     def only(self, kinds: Iterable[EventKind]) -> Transitions:
-        """The events of the given kinds (a receiver's ``on:``)."""
+        """The events of the given kinds (a receiver's ``events:``)."""
         wanted = set(kinds)
         return self.model_copy(update={"hosts": [h for h in self.hosts if h.kind in wanted],
                                        "waivers": [w for w in self.waivers if w.kind in wanted]})

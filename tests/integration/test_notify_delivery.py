@@ -129,7 +129,7 @@ def test_one_message_per_receiver_with_exactly_the_transitions(store: Store, tmp
 def test_per_event_receivers_and_on_filters(store: Store) -> None:
     with HttpRecorder().running() as per_event, HttpRecorder().running() as only_down:
         hooks = targets({"webhook": {"url": per_event.url(), "per_event": True, "retry": FAST}},
-                        {"webhook": {"url": only_down.url(), "on": ["unreachable"], "retry": FAST}})
+                        {"webhook": {"url": only_down.url(), "events": ["unreachable"], "retry": FAST}})
         report = notify_scan(store, "scan-2", hooks, schedule="nightly", previous_run_id="scan-1")
         assert report.ok and [r.events for r in report.results] == [5, 1]
         bodies = [r.json() for r in per_event.received]
@@ -269,7 +269,7 @@ def test_a_waiver_nearing_its_end_is_announced_once(store: Store, tmp_path: Path
     waivers = load_waivers(tmp_path / "waivers.yml")
     ledger = WaiverLedger(tmp_path / "state" / "nightly.json")
     with HttpRecorder(script=[Answer(500)] * 3).running() as hook:
-        only = targets({"webhook": {"url": hook.url(), "on": ["waiver_expiring"], "retry": FAST}})
+        only = targets({"webhook": {"url": hook.url(), "events": ["waiver_expiring"], "retry": FAST}})
         failed = notify_scan(store, "scan-2", only, schedule="nightly", previous_run_id="scan-1", waivers=waivers,
                              ledger=ledger)
         assert not failed.ok and ledger.announced() == frozenset()  # no receiver took it: announced next time

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from auditor.notify.config import NOTIFY_TARGETS, EmailSettings, EventKind, RetryPolicy, parse_seconds
+from auditor.notify.config import NOTIFY_TARGETS, EmailSettings, EventKind, NotifyTargets, RetryPolicy, parse_seconds
+from auditor.playbook.yamlpos import load_positioned, validation_error
 from auditor.notify.payloads import JSON_MAX_HOSTS, TEXT_MAX_LINES, chat_body, json_body, mail, text
 from auditor.notify.transitions import HostEvent, Transitions, WaiverEvent
 
@@ -105,7 +107,7 @@ def error_of(doc: object) -> tuple[tuple[object, ...], str]:
     ([{"webhook": {"url": "https://hooks.example/x", "url_file": "/x"}}], (0, "webhook"), "exactly one of url and url_file"),
     ([{"webhook": {"url": "https://hooks.example/x", "format": "html"}}], (0, "webhook", "format"), "'json'"),
     ([{"webhook": {"url": "https://hooks.example/x", "timeout": "soon"}}], (0, "webhook", "timeout"), "duration"),
-    ([{"webhook": {"url": "https://hooks.example/x", "on": ["regressed", "flapping"]}}], (0, "webhook", "on", 1), "regressed"),
+    ([{"webhook": {"url": "https://hooks.example/x", "events": ["regressed", "flapping"]}}], (0, "webhook", "events", 1), "regressed"),
     ([{"webhook": {"url": "https://hooks.example/x", "retry": {"attempts": 50}}}], (0, "webhook", "retry", "attempts"), "10"),
     ([{"webhook": {"url": "https://hooks.example/x", "verify": False}}], (0, "webhook", "verify"), "Extra inputs"),
     ([{"email": {"smtp_host": "smtp", "from": "a@b.example", "to": ["c@d.example"], "password": "hunter22"}}], (0, "email"),
@@ -134,9 +136,40 @@ def test_config_defaults() -> None:
                    "username": "auditor", "password_file": "/etc/auditor/smtp.pass", "timeout": "1m30s"}}])
     assert hook.webhook is not None and hook.webhook.format == "json" and hook.webhook.verify_tls is True
     assert hook.webhook.timeout == 10 and hook.webhook.retry.delays() == [2.0, 4.0, 8.0]
-    assert [k.value for k in hook.webhook.on] == ["regressed", "fixed", "unreachable", "reachable", "waiver_expiring"]
+    assert [k.value for k in hook.webhook.events] == ["regressed", "fixed", "unreachable", "reachable", "waiver_expiring"]
     assert hook.label == "webhook hooks.example:8443"  # never the path, which holds the token
     assert email.email is not None and email.email.starttls and email.email.smtp_port == 587 and email.email.timeout == 90
     assert email.label == "email smtp.corp.example:587"
     assert RetryPolicy(attempts=6, backoff=1, factor=3, backoff_max=20).delays() == [1, 3, 9, 20, 20]
     assert parse_seconds("250ms") == 0.25 and parse_seconds(3) == 3.0
+
+
+class _Schedule(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    notify: NotifyTargets = []
+
+
+class _Serve(BaseModel):
+    schedules: list[_Schedule]
+
+
+def test_the_documented_example_loads_through_the_projects_yaml_reader() -> None:
+    doc_text = (Path(__file__).resolve().parents[2] / "docs" / "notify.md").read_text()
+    example = doc_text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    serve = _Serve.model_validate(load_positioned(example, "serve.yml").data)
+    hooks = serve.schedules[0].notify
+    assert [t.label for t in hooks] == ["webhook alerts.corp.example", "webhook /etc/auditor/slack.url",
+                                        "email smtp.corp.example:587"]
+    assert hooks[1].webhook is not None and [e.value for e in hooks[1].webhook.events] == ["regressed", "unreachable",
+                                                                                            "waiver_expiring"]
+    assert hooks[2].email is not None and hooks[2].email.retry.delays() == [30, 60, 120, 240, 480]
+
+
+def test_a_mistake_is_reported_at_its_line_and_column() -> None:
+    text = ("schedules:\n  - name: nightly\n    notify:\n      - webhook:\n          url: https://h.example/x\n"
+            "          timeout: soon\n")
+    doc = load_positioned(text, "serve.yml")
+    with pytest.raises(ValidationError) as info:
+        _Serve.model_validate(doc.data)
+    error = validation_error(info.value, doc)
+    assert str(error.location) == "serve.yml:6:20" and "duration" in error.message
