@@ -98,7 +98,7 @@ def deliver(events: Transitions, targets: Sequence[NotifyTarget], *,
         return DeliveryReport(results)
     except Exception as exc:  # noqa: BLE001  (a bug here must not stop the scans either)
         log.error("notify: delivery failed: %s: %s", type(exc).__name__, clean(exc))
-        return DeliveryReport([TargetResult(t.label, ok=False, error=f"internal error: {type(exc).__name__}")
+        return DeliveryReport([TargetResult(clean(t.label), ok=False, error=f"internal error: {type(exc).__name__}")
                                for t in targets])
 
 

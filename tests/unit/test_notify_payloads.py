@@ -173,3 +173,10 @@ def test_a_mistake_is_reported_at_its_line_and_column() -> None:
         _Serve.model_validate(doc.data)
     error = validation_error(info.value, doc)
     assert str(error.location) == "serve.yml:6:20" and "duration" in error.message
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    from auditor.notify.send import _retry_after
+
+    assert _retry_after("120") == 120 and _retry_after(None) is None and _retry_after("soon") is None
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: now
