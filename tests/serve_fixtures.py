@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -50,9 +51,36 @@ def wait_until(what: str, probe: Callable[[], Optional[T]], deadline_s: float = 
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"auditor serve exited ({proc.returncode}) while waiting for {what}: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(f"auditor serve exited ({proc.returncode}) while waiting for {what}")
         time.sleep(0.1)
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
+
+
+class LogLines:
+    """The server's stderr, read as it comes (a pipe nobody reads would block the server)."""
+
+    def __init__(self, stream: Any):
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        with self._cond:
+            assert self._cond.wait_for(lambda: any(text in line for line in self.lines), timeout), \
+                f"{text!r} not logged within {timeout}s:\n" + "".join(self.lines[-40:])
+            return next(line for line in self.lines if text in line)
+
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        with self._cond:
+            return "".join(self.lines)
 
 
 @dataclass
@@ -62,6 +90,7 @@ class Served:
     token: Optional[str]
     store_url: str
     config: Path
+    log: LogLines
 
     def request(self, path: str, *, method: str = "GET", token: Optional[str] = "default", data: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -88,8 +117,8 @@ class Served:
     def stop(self, timeout: float = 120) -> tuple[int, str]:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err
+        self.proc.wait(timeout=timeout)
+        return self.proc.returncode, self.log.text()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -117,7 +146,7 @@ def serving(tmp: Path, schedules: list[dict[str, Any]], *, token: Optional[str] 
     proc = subprocess.Popen([sys.executable, "-m", "auditor", "serve", "--config", str(config)], cwd=tmp,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    served = Served(proc, f"http://127.0.0.1:{port}", token, store_url, config)
+    served = Served(proc, f"http://127.0.0.1:{port}", token, store_url, config, LogLines(proc.stderr))
 
     def healthy() -> bool:
         try:
@@ -132,10 +161,10 @@ def serving(tmp: Path, schedules: list[dict[str, Any]], *, token: Optional[str] 
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.communicate(timeout=120)
+                proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
 
 
 def lab_schedule(name: str, inventory: Path, known: Path, **extra: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auditor.durations import parse_duration
 from auditor.errors import BadInputError, Location
+from auditor.notify import NotifyTarget, NotifyTargets
 from auditor.playbook.yamlpos import PositionedYAML, read_positioned_file, validation_error
 from auditor.report.writers import available_formats
 
@@ -52,7 +53,7 @@ class Schedule(_Model):
     forks: int = Field(100, ge=1, le=5000)
     host_key_checking: Optional[Literal["strict", "accept-new", "off"]] = None
     known_hosts: Optional[str] = None
-    notify: list[dict[str, Any]] = Field(default_factory=list, description="where transitions are sent (docs/notify.md)")
+    notify: NotifyTargets = Field(default_factory=list, description="where transitions are sent (docs/notify.md)")
 
     _norm_playbooks = field_validator("playbooks", "inventory", "enable", "report", mode="before")(_str_list)
 
@@ -122,6 +123,8 @@ class ServeConfig(_Model):
     listen: str = DEFAULT_LISTEN
     token_file: Optional[str] = Field(None, description="file holding the API/dashboard token; required unless "
                                                         "listening on loopback only")
+    state_dir: Optional[str] = Field(None, description="where the server keeps its scan log and notification state; "
+                                                       "default .auditor-serve next to the config")
     waiver_warning_days: int = Field(14, ge=0, le=365, description="waivers expiring within this many days are listed")
     schedules: list[Schedule] = Field(default_factory=list)
 
@@ -181,6 +184,27 @@ class LoadedConfig:
     def resolve(self, value: str) -> str:
         p = Path(value).expanduser()
         return str(p if p.is_absolute() else (self.base / p))
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.resolve(self.config.state_dir)) if self.config.state_dir else self.base / ".auditor-serve"
+
+    def notify_targets(self, schedule: Schedule) -> list[NotifyTarget]:
+        """The schedule's receivers with their files (url_file, header_files, password_file, ca_file) resolved
+        against the config's folder, like every other path in the config."""
+        def fix(settings: Any) -> Any:
+            if settings is None:
+                return None
+            update: dict[str, Any] = {}
+            for name in ("url_file", "password_file", "ca_file"):
+                value = getattr(settings, name, None)
+                if value is not None:
+                    update[name] = Path(self.resolve(str(value)))
+            if getattr(settings, "header_files", None):
+                update["header_files"] = {k: Path(self.resolve(str(v))) for k, v in settings.header_files.items()}
+            return settings.model_copy(update=update)
+
+        return [t.model_copy(update={"webhook": fix(t.webhook), "email": fix(t.email)}) for t in schedule.notify]
 
     def output_of(self, schedule: Schedule) -> Path:
         return Path(self.resolve(schedule.output)) if schedule.output else self.base / "reports" / schedule.name

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from auditor.serve.config import LoadedConfig
 from auditor.serve.metrics import ServeMetrics
+from auditor.serve.notifying import ScanNotifications
 from auditor.serve.scans import ScanRunner
 from auditor.serve.scheduler import Schedules
 from auditor.store import Store
@@ -19,6 +20,7 @@ class ServeContext:
     runner: ScanRunner
     schedules: Schedules
     metrics: ServeMetrics
+    notifications: ScanNotifications
 
     def waiver_files(self) -> list[str]:
         return [self.config.resolve(s.waiver_file) for s in self.config.config.schedules if s.waiver_file]

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from auditor.serve.scans import ScanOutcome, Skip
+from auditor.serve.scans import COMPLETED_EXIT_CODES, ScanOutcome, Skip
 from auditor.store import RunState, Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -17,7 +17,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 def scan_result(outcome: ScanOutcome) -> str:
     """complete (the scan ran to its end, whatever it found), interrupted, or failed (bad input, crash)."""
-    if outcome.exit_code in (0, 2, 3):
+    if outcome.exit_code in COMPLETED_EXIT_CODES:
         return "complete"
     return "interrupted" if outcome.exit_code == 99 else "failed"
 

@@ -22,12 +22,15 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from auditor.serve.config import LoadedConfig, Schedule
+from auditor.serve.scanlog import ScanLog
 from auditor.textsafe import for_terminal
 
 log = logging.getLogger("auditor.serve")
 
 #: How long a stopped scan may take to write its partial reports before it is killed.
 STOP_GRACE_SECONDS = 60.0
+#: `auditor run` exit codes of a scan that ran to its end (2, 3: it found hosts that need action or are down).
+COMPLETED_EXIT_CODES = (0, 2, 3)
 #: Lines of a scan's stderr kept for the log and the API (a broken inventory says why here).
 STDERR_LINES = 20
 
@@ -65,18 +68,22 @@ class ScheduleState:
     last_success: Optional[datetime] = None
     skipped: deque[Skip] = field(default_factory=lambda: deque(maxlen=50))
     runs: deque[str] = field(default_factory=lambda: deque(maxlen=500))
+    completed: set[str] = field(default_factory=set)  # run ids of scans that ran to their end
 
 
 class ScanRunner:
     """Starts scans, never two of one schedule at once, and stops them all on shutdown."""
 
-    def __init__(self, config: LoadedConfig, store_url: str, *,
+    def __init__(self, config: LoadedConfig, store_url: str, *, scan_log: ScanLog | None = None,
                  on_started: Callable[[ScanOutcome], None] | None = None,
                  on_finished: Callable[[Schedule, ScanOutcome], None] | None = None,
                  on_skipped: Callable[[Skip], None] | None = None):
         self.config = config
         self.store_url = store_url
         self.states = {s.name: ScheduleState(s.name) for s in config.config.schedules}
+        self.scan_log = scan_log
+        if scan_log is not None:
+            self._restore(scan_log.read())
         self._on_started = on_started
         self._on_finished = on_finished
         self._on_skipped = on_skipped
@@ -99,13 +106,48 @@ class ScanRunner:
                 self._on_started(outcome)
             self._run_child(self.config.config.schedule(name), outcome)
             state.current, state.last = None, outcome
-            if outcome.exit_code in (0, 2, 3):  # the scan completed: its findings are not the scan's failure
+            if outcome.exit_code in COMPLETED_EXIT_CODES:
                 state.last_success = outcome.finished
+                state.completed.add(outcome.run_id)
+            if self.scan_log is not None:
+                self.scan_log.append({"event": "scan", "schedule": name, "run_id": outcome.run_id, "trigger": trigger,
+                                      "started": outcome.started.isoformat(), "finished": _iso(outcome.finished),
+                                      "exit_code": outcome.exit_code})
             if self._on_finished is not None:
                 self._on_finished(self.config.config.schedule(name), outcome)
             return outcome
         finally:
             state.lock.release()
+
+    def previous_run(self, name: str, before: str) -> Optional[str]:
+        """The run id of the schedule's newest scan before ``before`` that ran to its end."""
+        state = self.states[name]
+        ids = list(state.runs)
+        done = state.completed
+        for run_id in reversed(ids[:ids.index(before)] if before in ids else ids):
+            if run_id in done:
+                return run_id
+        return None
+
+    def _restore(self, events: list[dict[str, object]]) -> None:
+        for event in events:
+            state = self.states.get(str(event["schedule"]))
+            if state is None:
+                continue  # a schedule no longer in the config
+            try:
+                if event.get("event") == "scan":
+                    outcome = ScanOutcome(state.name, str(event["run_id"]), str(event.get("trigger", "schedule")),
+                                          datetime.fromisoformat(str(event["started"])),
+                                          datetime.fromisoformat(str(event["finished"])), int(str(event["exit_code"])))
+                    state.runs.append(outcome.run_id)
+                    state.last = outcome
+                    if outcome.exit_code in COMPLETED_EXIT_CODES:
+                        state.last_success = outcome.finished
+                        state.completed.add(outcome.run_id)
+                elif event.get("event") == "skip":
+                    state.skipped.append(Skip(state.name, datetime.fromisoformat(str(event["at"])), str(event["reason"])))
+            except (KeyError, ValueError, TypeError):
+                log.warning("%s: an entry that cannot be read is ignored", self.scan_log.path if self.scan_log else "")
 
     def claim(self, name: str) -> bool:
         """True when schedule ``name`` could start a scan now (no scan of it running, not stopping)."""
@@ -114,6 +156,8 @@ class ScanRunner:
     def skip(self, name: str, reason: str) -> None:
         skip = Skip(name, datetime.now(timezone.utc), reason)
         self.states[name].skipped.append(skip)
+        if self.scan_log is not None:
+            self.scan_log.append({"event": "skip", "schedule": name, "at": skip.at.isoformat(), "reason": reason})
         log.warning("schedule %s: run skipped (%s)", name, reason)
         if self._on_skipped is not None:
             self._on_skipped(skip)
@@ -159,6 +203,10 @@ class ScanRunner:
             except subprocess.TimeoutExpired:
                 _signal(child, signal.SIGKILL)
                 child.wait()
+
+
+def _iso(when: Optional[datetime]) -> Optional[str]:
+    return when.isoformat() if when is not None else None
 
 
 def _signal(child: subprocess.Popen[bytes], sig: int) -> None:

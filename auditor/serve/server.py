@@ -19,11 +19,12 @@ import uvicorn
 
 from auditor.errors import BadInputError, Location
 from auditor.serve.app import create_app
-from auditor.serve.config import LoadedConfig, host_port
+from auditor.serve.config import LoadedConfig, Schedule, host_port
 from auditor.serve.context import ServeContext
 from auditor.serve.metrics import ServeMetrics
-from auditor.serve.notifying import Notifier
-from auditor.serve.scans import ScanRunner
+from auditor.serve.notifying import ScanNotifications
+from auditor.serve.scanlog import ScanLog
+from auditor.serve.scans import ScanOutcome, ScanRunner
 from auditor.serve.scheduler import Schedules
 from auditor.store import open_store, resolve_store_url
 
@@ -62,18 +63,23 @@ def build_context(loaded: LoadedConfig) -> ServeContext:
                             Location(str(loaded.path)))
     store = open_store(url)
     metrics = ServeMetrics(store, [s.name for s in loaded.config.schedules])
-    notifier = Notifier(store, loaded)
+    notifications = ScanNotifications(store, loaded)
 
-    def finished(schedule: object, outcome: object) -> None:
-        from auditor.serve.scans import ScanOutcome
-
-        assert isinstance(outcome, ScanOutcome)
+    def finished(schedule: Schedule, outcome: ScanOutcome) -> None:
         metrics.finished(outcome)
-        notifier.scan_finished(outcome)
+        notifications.scan_finished(schedule, outcome, runner.previous_run(schedule.name, outcome.run_id))
 
-    runner = ScanRunner(loaded, url, on_started=lambda o: metrics.started(o.schedule), on_finished=finished,
-                        on_skipped=metrics.skip)
-    return ServeContext(loaded, store, runner, Schedules(list(loaded.config.schedules), runner), metrics)
+    try:
+        scan_log = ScanLog(loaded.state_dir)
+    except OSError as exc:
+        raise BadInputError(f"cannot create the state folder {loaded.state_dir}: {exc.strerror or exc}",
+                            Location(str(loaded.path))) from None
+    runner = ScanRunner(loaded, url, scan_log=scan_log, on_started=lambda o: metrics.started(o.schedule),
+                        on_finished=finished, on_skipped=metrics.skip)
+    for name, state in runner.states.items():  # what the scan log remembers from before a restart
+        if state.last_success is not None:
+            metrics.last_success.labels(name).set(state.last_success.timestamp())
+    return ServeContext(loaded, store, runner, Schedules(list(loaded.config.schedules), runner), metrics, notifications)
 
 
 def serve(loaded: LoadedConfig) -> int:
@@ -93,6 +99,7 @@ def serve(loaded: LoadedConfig) -> int:
     finally:
         log.info("auditor serve: stopping (scans in flight are marked interrupted and can be resumed)")
         context.schedules.stop()
+        context.notifications.close()
         context.store.close()
     if not server.started and server.stopped_by is None:
         raise BadInputError(f"cannot listen on {loaded.config.listen} (in use, or not an address of this machine)",

@@ -101,6 +101,13 @@ def test_run_now_starts_a_scan_and_refuses_a_second_while_it_runs(tmp_path: Path
             detail = served.json(f"/api/runs/{run_id}")
             assert detail["run"]["state"] == "complete" and [h["host"] for h in detail["hosts"]] == [fleet.hosts[0].name]
             assert served.stop()[0] == 0
+        # a restarted server remembers what its schedules did (STATE_DIR/scans.jsonl)
+        with serving(tmp_path, schedules, token=TOKEN) as again:
+            info = again.schedule("nightly")
+            assert info["runs"] == [run_id] and info["last_run"] == run_id and info["last_success"] is not None
+            metrics = again.request("/metrics")[2].decode()
+            assert 'auditor_schedule_last_success_timestamp_seconds{schedule="nightly"} 0.0' not in metrics
+            assert again.stop()[0] == 0
 
 
 def test_every_page_and_api_call_needs_the_token(tmp_path: Path) -> None:
@@ -172,3 +179,41 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 4, proc.stderr
     assert "cannot listen on 127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_one_webhook_per_transition_after_a_remediation_between_two_scans(tmp_path: Path) -> None:
+    from tests.notify_receivers import HttpRecorder
+    from tests.serve_fixtures import REVERT
+
+    fleet = fleet_of(["win-conflict-confirmed", "win-at-risk-mirrored-docker", "win-healthy-nat", "edge-ok-native"])
+    fixable = sorted(h.name for h in fleet.hosts if h.member.scenario.name != "win-healthy-nat" and h.platform == "windows")
+    with fleet.running(), HttpRecorder().running() as receiver:
+        inventory, known = fleet.write_inventory(tmp_path / "lab.yml")
+        schedule = lab_schedule("fleet", inventory, known, cron="0 3 * * *",
+                                notify=[{"webhook": {"url": receiver.url(), "per_event": True}}])
+        with serving(tmp_path, [schedule]) as served:
+            def scan() -> str:
+                before = served.schedule("fleet")["last_run"]
+                assert served.request("/api/schedules/fleet/run", method="POST")[0] == 202
+                return wait_until("the scan to end", lambda: (lambda last: last if last and last != before else None)(
+                    served.schedule("fleet")["last_run"]), 120, served.proc)
+
+            first = scan()
+            served.log.wait_for(f"run {first}: no transition, nothing sent")  # the baseline scan sends nothing
+            fix = subprocess.run([sys.executable, "-m", "auditor", "remediate", str(REVERT), "-i", str(inventory), "--yes",
+                                  "--enable", "restart", "--host-key-checking", "strict", "--known-hosts", str(known),
+                                  "-o", str(tmp_path / "fix"), "-q", "--store", "none"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=180)
+            assert fix.returncode == 0, fix.stdout + fix.stderr
+            second = scan()
+            receiver.wait_for(len(fixable))
+            third = scan()  # nothing changed since the second: nothing is sent again
+            served.log.wait_for(f"run {third}: no transition, nothing sent")
+            code, err = served.stop()
+    assert code == 0, err[-2000:]
+    bodies = [r.json() for r in receiver.received]
+    assert len(bodies) == len(fixable), bodies
+    events = [(h["host"], h["change"]) for body in bodies for h in body["hosts"]]
+    assert sorted(events) == [(name, "fixed") for name in fixable]
+    assert all(body["run_id"] == second and body["previous_run_id"] == first and body["schedule"] == "fleet" for body in bodies)
+    assert "Lab-Passw0rd" not in json.dumps(bodies)
