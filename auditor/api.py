@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
 from auditor.errors import BadInputError
 from auditor.inventory.connection import ConnectionDefaults
@@ -25,6 +26,9 @@ from auditor.plan import HostPlan, build_plan, playbook_id
 from auditor.results import HostResult, PlaybookRef, RunKind, RunResult
 from auditor.runner import CheckHook, PlayExecutor, RunOptions, Runner, new_run
 from auditor.sinks import BaseSink, Sink
+
+if TYPE_CHECKING:
+    from auditor.waivers import BoundWaivers
 
 __all__ = [
     "AuditPlan",
@@ -111,8 +115,10 @@ def plan_audit(playbooks: Sequence[str | Path] | Sequence[Any], inventory: Inven
 def plan_remediation(playbooks: Sequence[str | Path] | Sequence[Any], inventory: Inventory | Sequence[str], *,
                      check_mode: bool, limit: str | None = None, options: RunOptions | None = None,
                      connection: ConnectionDefaults = ConnectionDefaults(), only_hosts: Iterable[str] | None = None,
-                     run_id: str | None = None) -> AuditPlan:
-    """Plan a remediation run (``check_mode`` changes nothing; the result says what would change)."""
+                     run_id: str | None = None, waivers: BoundWaivers | None = None,
+                     today: date | None = None) -> AuditPlan:
+    """Plan a remediation run (``check_mode`` changes nothing; the result says what would change). ``waivers``
+    (bound to the inventory): a play leaves a host alone when an active waiver covers a check the play ``fixes``."""
     from auditor.remediate.executor import RemediationExecutor
     from auditor.remediate.loader import load_remediation_playbooks
 
@@ -124,7 +130,7 @@ def plan_remediation(playbooks: Sequence[str | Path] | Sequence[Any], inventory:
         connection = ConnectionDefaults(connection.connect_timeout, REMEDIATION_COMMAND_TIMEOUT,
                                         connection.host_key_checking, connection.known_hosts_file)
     return _plan("remediation", books, inventory, limit, options, connection, only_hosts, run_id,
-                 RemediationExecutor(check_mode), check_mode=check_mode)
+                 RemediationExecutor(check_mode, waivers, today), check_mode=check_mode)
 
 
 async def run_async(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None,

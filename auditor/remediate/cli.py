@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from auditor.commands.run import DEFAULT_OUTPUT, exit_code_for, parse_formats
 from auditor.errors import ExitCode, UsageError
 from auditor.inventory.connection import ConnectionDefaults
 from auditor.inventory.model import Inventory
+from auditor.waivers import WaiverFile
 from auditor.results import RunResult
 from auditor.runner import RunOptions
 from auditor.sinks import Sink
@@ -25,19 +27,28 @@ NO_TTY = ("refusing to change hosts without confirmation: there is no terminal t
 def execute_remediation(playbook_paths: list[Any], inventory_sources: list[str], *, limit: str | None, options: RunOptions,
                         check_mode: bool, connection: ConnectionDefaults = ConnectionDefaults(),
                         console: Console | None = None, quiet: bool = True, inventory: Inventory | None = None,
-                        store: str | None = "none") -> RunResult:
+                        store: str | None = "none", waivers: WaiverFile | None = None) -> RunResult:
     """One pass (check mode or real) through ``auditor.api`` with live progress, recorded in the history store
-    (``store``: a URL, None for $AUDITOR_STORE / the default, "none" for no record); reports are the caller's."""
+    (``store``: a URL, None for $AUDITOR_STORE / the default, "none" for no record); reports are the caller's.
+    ``waivers``: hosts whose active waiver covers a check a play ``fixes`` are left alone by that play."""
     from auditor import api
     from auditor.console import LiveProgress
+    from auditor.inventory import load_inventory
     from auditor.store.recording import recording
+    from auditor.waivers import bind, in_force_records
 
-    plan = api.plan_remediation(playbook_paths, inventory if inventory is not None else inventory_sources,
-                                check_mode=check_mode, limit=limit, options=options, connection=connection)
+    inv = inventory if inventory is not None else load_inventory(inventory_sources)
+    today = date.today()
+    plan = api.plan_remediation(playbook_paths, inv, check_mode=check_mode, limit=limit, options=options,
+                                connection=connection, waivers=bind(waivers, inv) if waivers is not None else None,
+                                today=today)
     label = "remediating (check mode)" if check_mode else "remediating"
     sinks: list[Sink] = [LiveProgress(console, quiet=quiet, label=label)] if console is not None else []
     with recording(store) as history:
-        return api.run(plan, sinks=[*sinks, *history.sinks([h.name for h in plan.hosts])])
+        run = api.run(plan, sinks=[*sinks, *history.sinks([h.name for h in plan.hosts])])
+    if waivers is not None:
+        run.waivers = in_force_records(waivers, today=today)
+    return run
 
 
 def remediate_command(
@@ -63,6 +74,7 @@ def remediate_command(
     vault_password_file: opt.VaultPasswordFile = None,
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
+    waiver_file: opt.WaiverFile = None,
 ) -> int:
     """Fix hosts with a remediation PLAYBOOK: idempotent tasks with check mode, diffs and backups.
 
@@ -88,7 +100,10 @@ def remediate_command(
 
     console = Console()
     paths = [str(p) for p in playbooks]
-    books = load_remediation_playbooks(paths)  # bad playbooks fail before any vault prompt
+    books = load_remediation_playbooks(paths)  # bad playbooks and waiver files fail before any vault prompt
+    from auditor.waivers import load_waivers
+
+    waivers = load_waivers(waiver_file) if waiver_file is not None else None
     options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
     if syntax_check:
         return opt.print_syntax_check(paths)
@@ -98,7 +113,7 @@ def remediate_command(
 
     def one_pass(check_mode: bool) -> RunResult:
         run = execute_remediation(books, inventory, limit=limit, options=options, check_mode=check_mode, store=store,
-                                  connection=connection, console=console, quiet=quiet, inventory=inv)
+                                  connection=connection, console=console, quiet=quiet, inventory=inv, waivers=waivers)
         if not quiet:
             print_tasks(console, run, show_diff=diff, check_mode=check_mode)
         return run

@@ -10,6 +10,7 @@ of the host are skipped: a half-fixed host should stop, not pile changes on a su
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from auditor.remediate.wire import ReplyError
 from auditor.plan import HostPlan, PlannedPlay
 from auditor.results import PlayResult, TaskResult, TaskStatus
 from auditor.transports.base import Transport, TransportError
+from auditor.waivers import BoundWaivers, WaiverDecision, WaiverState, decide
 
 if TYPE_CHECKING:
     from auditor.runner import Runner
@@ -34,13 +36,30 @@ MAX_MESSAGE = 4000
 class RemediationExecutor:
     """``await executor(runner, plan, planned, transport) -> PlayResult``; ``check_mode`` changes nothing."""
 
-    def __init__(self, check_mode: bool):
+    def __init__(self, check_mode: bool, waivers: BoundWaivers | None = None, today: date | None = None):
         self.check_mode = check_mode
+        self.waivers = waivers
+        self.today = today or date.today()
+
+    def waived(self, play: RemediationPlay, host: str) -> WaiverDecision | None:
+        """The active waiver that covers one of the checks ``play`` fixes on ``host``, if any."""
+        if self.waivers is None:
+            return None
+        for check in play.fixes:
+            decision = decide(self.waivers, host, check, None, today=self.today)
+            if decision.state is WaiverState.active:
+                return decision
+        return None
 
     async def __call__(self, runner: Runner, plan: HostPlan, planned: PlannedPlay, transport: Transport) -> PlayResult:
         play: RemediationPlay = planned.play
         options = runner.options
         result = PlayResult(play=play.name, playbook=planned.playbook, playbook_id=planned.playbook_id, platform=plan.platform)
+        waived = self.waived(play, plan.name)
+        if waived is not None:  # an accepted exception: nothing on this host is touched, and the report says why
+            why = f"{waived.check}: {waived.message}"
+            result.tasks = [_result(task, TaskStatus.skipped, why) for task in play.tasks]
+            return result
         gathered = await runner.gather(plan, planned, transport, result)
         context = {**gathered.context, "check_mode": self.check_mode}
         assert plan.spec is not None

@@ -84,6 +84,14 @@ class RemediationPlay(PlayBase):
     """A play whose work is ``tasks`` (the rest, as an audit play: ``auditor.playbook.schema.PlayBase``)."""
 
     tasks: list[Task] = Field(min_length=1)
+    fixes: list[str] = Field(default_factory=list, description="ids (or keys) of the audit checks this play remediates: "
+                                                               "with --waiver-file, a host whose active waiver covers "
+                                                               "one of them is left alone")
+
+    @field_validator("fixes", mode="before")
+    @classmethod
+    def _fixes_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _unique_registers(self) -> "RemediationPlay":

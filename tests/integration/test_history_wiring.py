@@ -165,3 +165,33 @@ def test_a_malformed_waiver_file_is_refused_before_anything_connects(tmp_path: P
     bad.write_text("W-CFG-02:\n  expiration_date: soon\n")
     out = auditor("run", AUDIT, "-i", "127.0.0.1,", "--store", "none", "--waiver-file", str(bad))
     assert out.returncode == 4 and f"{bad}:" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_remediate_leaves_a_host_alone_while_a_waiver_covers_what_the_play_fixes(tmp_path: Path) -> None:
+    fleet = lab_fleet(["win-conflict-confirmed", "win-conflict-confirmed"])
+    waived_host, other = sorted(h.name for h in fleet.hosts)
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(f"W-CFG-02:\n  justification: mirrored approved for the VPN pilot\n  hosts: {waived_host}\n"
+                       "  expiration_date: 2999-01-01\n")
+    with fleet.running():
+        inventory, known = fleet.write_inventory(tmp_path / "lab.yml")
+        common = ["-i", str(inventory), "--check", "--report", "json", "--store", "none", "--host-key-checking", "strict",
+                  "--known-hosts", str(known), "-q"]
+        waived = auditor("remediate", REVERT, *common, "--waiver-file", str(waivers), "-o", str(tmp_path / "waived"))
+        expired = tmp_path / "expired.yml"
+        expired.write_text(waivers.read_text().replace("2999-01-01", "2001-01-01"))
+        lapsed = auditor("remediate", REVERT, *common, "--waiver-file", str(expired), "-o", str(tmp_path / "lapsed"))
+        bad = tmp_path / "bad.yml"
+        bad.write_text("W-CFG-02:\n  expiration_date: 2999-01-01\n")
+        refused = auditor("remediate", REVERT, *common, "--waiver-file", str(bad), "-o", str(tmp_path / "bad"))
+    assert waived.returncode == 0 and lapsed.returncode == 0, waived.stderr + lapsed.stderr
+    hosts = {h.name: h for h in only_report(tmp_path / "waived").hosts}
+    alone = hosts[waived_host].all_tasks()
+    assert alone and all(t.status.value == "skipped" for t in alone)
+    assert all(t.message == "W-CFG-02: waived (until 2999-01-01): mirrored approved for the VPN pilot" for t in alone)
+    assert any(t.status.value == "changed" for t in hosts[other].all_tasks())  # the other host would be fixed
+    assert only_report(tmp_path / "waived").waivers[0].justification == "mirrored approved for the VPN pilot"
+    lapsed_hosts = {h.name: h for h in only_report(tmp_path / "lapsed").hosts}
+    assert any(t.status.value == "changed" for t in lapsed_hosts[waived_host].all_tasks())  # an expired waiver counts no more
+    assert refused.returncode == 4 and f"{bad}:" in refused.stderr and "justification" in refused.stderr
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").glob("*.json"))  # nothing ran
