@@ -97,6 +97,20 @@ def check_ids_option(value: str, books: list[Any]) -> frozenset[str]:
     return frozenset(w.rsplit("/", 1)[-1] for w in wanted)
 
 
+def plays_fixing(value: str, books: list[Any]) -> list[Any]:
+    """``remediate --check-id ID[,ID]``: the playbooks cut to the plays whose ``fixes`` name one of the ids (a
+    playbook left without plays is dropped); an id no play fixes is a usage error naming those that are fixed."""
+    wanted = {v.strip().rsplit("/", 1)[-1] for v in value.split(",") if v.strip()}
+    fixed = {c for book in books for play in book.plays for c in getattr(play, "fixes", [])}
+    unknown = sorted(wanted - fixed)
+    if unknown or not wanted:
+        raise UsageError(f"--check-id: no play fixes {', '.join(unknown) or repr(value)}; these playbooks fix "
+                         + (", ".join(sorted(fixed)) or "no named check (no play has 'fixes')"))
+    cut = [book.model_copy(update={"plays": [p for p in book.plays if wanted & set(getattr(p, "fixes", []))]})
+           for book in books]
+    return [book for book in cut if book.plays]
+
+
 def print_syntax_check(paths: list[str]) -> int:
     """``--syntax-check``: the playbooks loaded (any error was already raised, file:line:col), as Ansible prints it."""
     for path in paths:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -75,6 +75,8 @@ def remediate_command(
     vault_id: opt.VaultId = None,
     ask_vault_pass: opt.AskVaultPass = False,
     waiver_file: opt.WaiverFile = None,
+    check_id: Optional[str] = typer.Option(None, "--check-id", metavar="ID[,ID]",
+                                           help="Run only the plays that fix these audit checks (their 'fixes:')."),
 ) -> int:
     """Fix hosts with a remediation PLAYBOOK: idempotent tasks with check mode, diffs and backups.
 
@@ -104,6 +106,8 @@ def remediate_command(
     from auditor.waivers import load_waivers
 
     waivers = load_waivers(waiver_file) if waiver_file is not None else None
+    if check_id:
+        books = opt.plays_fixing(check_id, books)
     options.enabled = opt.enabled_option(enable, opt.opt_ins(books))
     if syntax_check:
         return opt.print_syntax_check(paths)

@@ -86,6 +86,23 @@ def test_check_id_runs_only_those_checks(lab, tmp_path: Path) -> None:
     assert bad.returncode == 5 and "W-NOPE-99" in bad.stderr
 
 
+def test_remediate_check_id_runs_only_the_plays_that_fix_those_checks(lab, tmp_path: Path) -> None:
+    _, common = lab
+    ports = str(ROOT / "playbooks" / "remediate-ignored-ports.yml")
+    both = auditor("remediate", REVERT, ports, *common, "--list-hosts", "--check-id", "W-NET-01")
+    assert both.returncode == 0 and both.stdout.count("play #1") == 2, both.stdout + both.stderr
+    only = auditor("remediate", REVERT, ports, *common, "--list-hosts", "--check-id", "W-CFG-06")
+    assert only.returncode == 0, only.stderr
+    assert f"playbook: {ports}" in only.stdout and REVERT not in only.stdout
+    run = auditor("remediate", REVERT, ports, *common, "--check", "--check-id", "W-CFG-06", "--report", "json",
+                  "-o", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    report = load_report(next(tmp_path.glob("*.json")))
+    assert {p.playbook for h in report.hosts for p in h.plays} == {ports}
+    bad = auditor("remediate", REVERT, *common, "--check", "--check-id", "W-NOPE-99")
+    assert bad.returncode == 5 and "W-NOPE-99" in bad.stderr and "W-CFG-02, W-NET-01" in bad.stderr
+
+
 def test_early_refusals(lab, tmp_path: Path) -> None:
     _, common = lab
     enable = auditor("run", AUDIT, *common, "--enable", "turbo")
