@@ -239,7 +239,7 @@ def run_command(
         return dispatch_command(dispatch, [Path(p) for p in paths], sources, limit=limit, options=options,
                                 connection=connection, formats=formats, output=output, quiet=quiet, store=store,
                                 broker=broker, shard_size=shard_size, vault_password_files=vault_password_file,
-                                vault_ids=vault_id, ask_vault_pass=ask_vault_pass)
+                                vault_ids=vault_id, ask_vault_pass=ask_vault_pass, policy=policy)
     inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
     if list_hosts:
         return opt.print_list_hosts(books, inv, limit)

@@ -30,6 +30,7 @@ from rich.console import Console
 from auditor import api
 from auditor.distributed.cli import require_celery
 from auditor.distributed.config import BrokerUnreachable, default_queue, display_url, resolve_broker_url
+from auditor.failpolicy import FailPolicy
 from auditor.distributed.shards import ShardSpec, shard_specs, task_id
 from auditor.errors import UsageError
 from auditor.inventory.connection import ConnectionDefaults
@@ -66,7 +67,7 @@ class Shard:
 def dispatch_command(dispatch: str, playbooks: Sequence[Path], inventory_sources: list[str], *, limit: str | None,
                      options: RunOptions, connection: ConnectionDefaults, formats: list[str], output: Path, quiet: bool,
                      store: str | None, broker: str | None, shard_size: int, vault_password_files: list[str] | None,
-                     vault_ids: list[str] | None, ask_vault_pass: bool) -> int:
+                     vault_ids: list[str] | None, ask_vault_pass: bool, policy: FailPolicy | None = None) -> int:
     """``auditor run ... --dispatch celery``: what ``run_command`` hands over to; returns the exit code."""
     from auditor.commands.run import exit_code_for
     from auditor.distributed.config import check_dispatch
@@ -81,7 +82,7 @@ def dispatch_command(dispatch: str, playbooks: Sequence[Path], inventory_sources
                          output=output, console=Console(stderr=False), quiet=quiet, store=store, broker=broker,
                          shard_size=shard_size, vault_password_files=vault_password_files or [],
                          vault_ids=vault_ids or [])
-    return int(exit_code_for(run))
+    return int(exit_code_for(run, policy or FailPolicy("needs-action")))
 
 
 def dispatch_audit(books: list[Playbook], inventory: Inventory, *, limit: str | None, options: RunOptions,

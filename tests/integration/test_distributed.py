@@ -368,3 +368,20 @@ def test_no_secret_crosses_the_broker(small_lab, workers, broker_url, pg_url, qu
             if b"vault_password_files" in decoded:
                 bodies.append(decoded)
     assert len(bodies) >= 3 and all(str(vault_pass).encode() in b for b in bodies)  # the shards: a path, no secret
+
+
+def test_fail_on_sets_the_exit_code_of_a_dispatched_run(workers, broker_url, pg_url, queue_name, tmp_path):
+    conflict = next(str(s.path) for s in load_library() if s.name == "win-conflict-confirmed")
+    lab = serve_lab(tmp_path / "lab-conflict", 3, conflict)
+    steady = next(lab)
+    try:
+        w = workers.start("-c", "1")
+        workers.wait_ready([w])
+        default = dispatch(dispatch_args(steady.inventory, steady.known_hosts, tmp_path / "a", broker_url, pg_url,
+                                         *TIMEOUTS), queue_name)
+        never = dispatch(dispatch_args(steady.inventory, steady.known_hosts, tmp_path / "b", broker_url, pg_url,
+                                       "--fail-on", "never", *TIMEOUTS), queue_name)
+    finally:
+        lab.close()
+    assert default.returncode == ExitCode.CHECKS_FAILED, default.stdout[-2000:] + default.stderr
+    assert never.returncode == ExitCode.OK, never.stdout[-2000:] + never.stderr
