@@ -52,7 +52,8 @@ def test_filter_to_conflict_confirmed_and_expand_a_host(opened: Opened, tmp_path
     assert toggle.get_attribute("aria-expanded") == "true"
     detail = page.locator('tr.detail[data-detail-for="win-00000"]')
     verdict = host.plays[0].verdict
-    assert detail.locator(".verdict-box .badge").inner_text() == "CONFLICT_CONFIRMED"
+    assert detail.locator(".verdict-box .badge").inner_text() == run.verdict_catalogue["CONFLICT_CONFIRMED"].label
+    assert detail.locator(".verdict-box code.code").inner_text() == "CONFLICT_CONFIRMED"
     assert detail.locator("ol.steps li").all_inner_texts() == verdict.remediation
     # the .wslconfig listing: line numbers, the parser's warned lines highlighted, warnings listed
     listing = detail.locator("table.listing")
@@ -141,7 +142,7 @@ def test_needs_action_link_opens_the_host(opened: Opened) -> None:
     page = opened.page
     page.locator('section[aria-labelledby=act-h] button[data-show-host="edge-00007"]').click()
     assert _names(page) == ["edge-00007"]
-    assert page.locator('tr.detail[data-detail-for="edge-00007"] .verdict-box .badge').inner_text() == "EDGE_NO_LAN_VISIBILITY"
+    assert page.locator('tr.detail[data-detail-for="edge-00007"] .verdict-box code.code').inner_text() == "EDGE_NO_LAN_VISIBILITY"
 
 
 def test_print_expands_matching_hosts_and_their_evidence(opened: Opened) -> None:

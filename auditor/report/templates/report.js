@@ -10,14 +10,14 @@
   var STATUS_RANK = {error: 6, timed_out: 5, auth_failed: 4, unreachable: 3, failed: 2, ok: 1};
   var REMEDIATION = DATA.kind === "remediation", CHECK_MODE = !!DATA.check_mode;
   var TASK_ORDER = ["failed", "changed", "ok", "skipped"];
-  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", task: "", text: "", sort: "attention", dir: -1, shown: PAGE};
+  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", fix: "", task: "", text: "", sort: "attention", dir: -1, shown: PAGE};
   var rows = HOSTS, expanded = Object.create(null);
   var tbody = document.getElementById("host-rows");
   var moreBtn = document.getElementById("more");
   var shownEl = document.getElementById("shown");
 
   HOSTS.forEach(function (h) {
-    var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.error || ""].concat(h.groups, h.failed);
+    var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.verdict ? labelOf(h.verdict) : "", h.error || ""].concat(h.groups, h.failed);
     h.plays.forEach(function (p) {
       p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
       p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
@@ -35,6 +35,14 @@
   function taskLabel(status) { return CHECK_MODE && status === "changed" ? "would change" : status; }
   function taskCount(h, status) { return (h.tasks && h.tasks[status]) || 0; }
   function toneOf(name) { return Object.prototype.hasOwnProperty.call(DATA.tones, name) ? DATA.tones[name] : "review"; }
+  function labelOf(name) { return Object.prototype.hasOwnProperty.call(DATA.labels, name) ? DATA.labels[name] : name; }
+  /* A verdict as people read it: its label on a badge, the code name next to it in small type. */
+  function verdictLabel(name, tone) {
+    var span = el("span", "vlabel");
+    span.appendChild(badge(labelOf(name), "tone-" + tone));
+    if (labelOf(name) !== name) { span.appendChild(document.createTextNode(" ")); span.appendChild(el("code", "code", name)); }
+    return span;
+  }
 
   var SORTS = {
     attention: function (h) { return [h.arank, h.vrank, h.srank]; },
@@ -56,6 +64,7 @@
     if (state.group && h.groups.indexOf(state.group) < 0) return false;
     if (state.outcome && h.status !== state.outcome) return false;
     if (state.attention && h.attention !== state.attention) return false;
+    if (state.fix && h.fix !== state.fix) return false;
     if (state.task && !taskCount(h, state.task)) return false;
     if (state.text && h._hay.indexOf(state.text) < 0) return false;
     return true;
@@ -94,7 +103,7 @@
     tr.appendChild(el("td", null, h.platform));
     tr.appendChild(el("td", null, h.groups.join(", ")));
     var st = el("td"); st.appendChild(badge(h.status, "tone-" + (h.status === "ok" ? "ok" : h.status === "failed" ? "risk" : "down"))); tr.appendChild(st);
-    var vd = el("td"); if (h.verdict) vd.appendChild(badge(h.verdict, "tone-" + h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
+    var vd = el("td"); if (h.verdict) vd.appendChild(verdictLabel(h.verdict, h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
     tr.appendChild(el("td", null, h.confidence));
     tr.appendChild(el("td", h.severity ? "sev sev-" + h.severity : "muted", h.severity || "none"));
     if (REMEDIATION) {
@@ -201,7 +210,7 @@
     var box = el("div", "verdict-box tone-border-" + tone);
     var head = el("p");
     head.appendChild(el("strong", null, "Verdict "));
-    head.appendChild(badge(v.name, "tone-" + tone));
+    head.appendChild(verdictLabel(v.name, tone));
     head.appendChild(document.createTextNode(" confidence " + v.confidence));
     box.appendChild(head);
     if (v.summary) box.appendChild(el("p", null, v.summary));
@@ -330,7 +339,7 @@
   }
 
   /* Controls */
-  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention", task: "f-task"};
+  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention", fix: "f-fix", task: "f-task"};
   Object.keys(SELECTS).forEach(function (k) { if (!document.getElementById(SELECTS[k])) delete SELECTS[k]; });  // f-task: remediation only
   var text = document.getElementById("f-text"), timer = null;
   function clearFilters() {
