@@ -10,8 +10,10 @@ style or request, so even a rendering mistake could not run remote output or rea
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from markupsafe import Markup
 from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import ATTENTION, headline_verdict, verdict_info
 from auditor.report.view import (
-    FixGroup, action_groups, fix_groups, headline, host_view, shell_line, task_counts, task_label,
+    FixGroup, action_groups, fix_groups, headline, host_details, host_row, shell_line, task_counts, task_label,
 )
 from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus, Verdict
 
@@ -50,6 +52,42 @@ _SCRIPT_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0
 def script_json(data: Any) -> Markup:
     """JSON that is safe inside ``<script type="application/json">`` (no ``</``, no ``<!--``)."""
     return Markup(json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_JSON_ESCAPES))
+
+
+#: Hosts per block of details. Each block is the JSON of its hosts' details (plays, checks, evidence, tasks),
+#: gzip-compressed and base64-encoded; the page unpacks a block (DecompressionStream) when one of its hosts is
+#: expanded, and at most a few blocks' worth up front. Repetitive evidence compresses ~15x: 20,000 hosts fit the page.
+DETAIL_CHUNK = 250
+#: A run of at most this many hosts has every block unpacked in the background once the table is drawn, so
+#: search covers check messages and printing has every detail; past it, details come when a host is opened.
+PREFETCH_HOSTS = 2000
+
+
+def detail_blocks(hosts: list[HostResult]) -> list[str]:
+    """The hosts' details in blocks of ``DETAIL_CHUNK``: base64 of gzip of a JSON array, one entry per host."""
+    blocks = []
+    for i in range(0, len(hosts), DETAIL_CHUNK):
+        payload = json.dumps([host_details(h) for h in hosts[i:i + DETAIL_CHUNK]], ensure_ascii=False, separators=(",", ":"))
+        blocks.append(base64.b64encode(gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii"))
+    return blocks
+
+
+_DATA_RE = re.compile(r'<script type="application/json" id="auditor-data">(.*?)</script>', re.S)
+_BLOCK_RE = re.compile(r'<script type="application/octet-stream" id="auditor-details-(\d+)">([A-Za-z0-9+/=]*)</script>')
+
+
+def page_data(html: str) -> dict[str, Any]:
+    """What the page's script reads, with every host's details unpacked into its record (for tests and tools)."""
+    found = _DATA_RE.search(html)
+    if found is None:
+        raise ValueError("no data block in this page")
+    data: dict[str, Any] = json.loads(found.group(1))
+    hosts = data["hosts"]
+    for match in _BLOCK_RE.finditer(html):
+        first = int(match.group(1)) * data["chunk"]
+        for j, details in enumerate(json.loads(gzip.decompress(base64.b64decode(match.group(2))))):
+            hosts[first + j].update(details)
+    return data
 
 
 def _static(name: str) -> str:
@@ -236,9 +274,9 @@ def _render(run: RunResult, fixes: list[FixGroup]) -> str:
     all_groups = sorted({g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
-    data = {"hosts": [host_view(h, catalogue, fix_of.get(h.name)) for h in run.hosts],
+    data = {"hosts": [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts],
             "tones": {n: i.tone for n, i in catalogue.items()}, "labels": {n: i.label for n, i in catalogue.items()},
-            "kind": run.kind, "check_mode": check_mode}
+            "kind": run.kind, "check_mode": check_mode, "chunk": DETAIL_CHUNK, "prefetch": PREFETCH_HOSTS}
     tasks = _task_counts(run)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
     charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
@@ -261,7 +299,7 @@ def _render(run: RunResult, fixes: list[FixGroup]) -> str:
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in _verdict_counts(run)], labels={n: i.label for n, i in catalogue.items()},
         changes=_changes(run), trend=_trend(run), waivers=run.waivers,
-        headline=headline(run), fixes=[_fix_view(g, run) for g in fixes],
+        headline=headline(run), fixes=[_fix_view(g, run) for g in fixes], details=detail_blocks(run.hosts),
     )
 
 

@@ -64,30 +64,17 @@ def backup_paths(host: HostResult) -> list[str]:
 
 
 def host_view(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = None) -> dict[str, Any]:
-    """The JSON-ready record the HTML page's script renders for one host (only what it shows); ``fix``: the kind of
-    fix the host is grouped under (``fix_groups``), when it needs action."""
+    """Everything the HTML page shows of one host: its table row and its details (``host_row`` + ``host_details``)."""
+    return {**host_row(host, catalogue, fix), **host_details(host)}
+
+
+def host_row(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = None) -> dict[str, Any]:
+    """The host table's record for one host: what the row shows, filters and sorts by (no checks, no evidence);
+    ``fix``: the kind of fix the host is grouped under (``fix_groups``), when it needs action."""
     verdict = headline_verdict(host, catalogue)
     info = verdict_info(verdict.name, catalogue) if verdict else None
     severity = host_severity(host)
     why = attention(host, catalogue)
-    plays = []
-    for play in host.plays:
-        checks = sorted(play.checks, key=lambda c: (CHECK_STATUS_ORDER[c.status], -c.severity.rank))
-        plays.append({
-            "play": play.play,
-            "playbook": play.playbook,
-            "error": play.error,
-            "verdict": play.verdict.model_dump(mode="json") if play.verdict else None,
-            "checks": [
-                _drop_empty(c.model_dump(mode="json", include={
-                    "id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver",
-                }))
-                for c in checks
-            ],
-            "collectors": [c.model_dump(mode="json") for c in play.collectors if c.error or c.truncated],
-            # remediation tasks, in the order they ran
-            "tasks": [_drop_empty(t.model_dump(mode="json", exclude={"duration_ms"})) for t in play.tasks],
-        })
     return {
         "id": host.id,
         "name": host.name,
@@ -110,9 +97,32 @@ def host_view(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = N
         "failed": failed_check_ids(host),
         "tasks": task_counts(host) if host.all_tasks() else {},
         "total_ms": host.timings.total_ms,
-        "plays": plays,
-        "previous": host.previous.model_dump(mode="json") if host.previous else None,
     }
+
+
+def host_details(host: HostResult) -> dict[str, Any]:
+    """What expanding a host shows: each play with its verdict, checks (worst first) and evidence, tasks in order;
+    how it compared with the previous scan."""
+    plays = []
+    for play in host.plays:
+        checks = sorted(play.checks, key=lambda c: (CHECK_STATUS_ORDER[c.status], -c.severity.rank))
+        plays.append({
+            "play": play.play,
+            "playbook": play.playbook,
+            "error": play.error,
+            "verdict": play.verdict.model_dump(mode="json") if play.verdict else None,
+            "checks": [
+                _drop_empty(c.model_dump(mode="json", include=_CHECK_FIELDS))
+                for c in checks
+            ],
+            "collectors": [c.model_dump(mode="json") for c in play.collectors if c.error or c.truncated],
+            # remediation tasks, in the order they ran
+            "tasks": [_drop_empty(t.model_dump(mode="json", exclude={"duration_ms"})) for t in play.tasks],
+        })
+    return {"plays": plays, "previous": host.previous.model_dump(mode="json") if host.previous else None}
+
+
+_CHECK_FIELDS = {"id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver"}
 
 
 def _drop_empty(record: dict[str, Any]) -> dict[str, Any]:

@@ -16,14 +16,46 @@
   var moreBtn = document.getElementById("more");
   var shownEl = document.getElementById("shown");
 
-  HOSTS.forEach(function (h) {
-    var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.verdict ? labelOf(h.verdict) : "", h.error || ""].concat(h.groups, h.failed);
-    h.plays.forEach(function (p) {
-      p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
-      p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
-    });
-    h._hay = parts.join("\n").toLowerCase();
+  HOSTS.forEach(function (h, i) {
+    h._i = i;
+    h._hay = [h.name, h.address, h.platform, h.status, h.verdict, h.verdict ? labelOf(h.verdict) : "", h.error || ""]
+      .concat(h.groups, h.failed).join("\n").toLowerCase();
   });
+
+  /* Details on demand: each block of DATA.chunk hosts' details is base64(gzip(JSON)) in a script element of its own
+     after this script; it is unpacked (DecompressionStream: no request, no eval) when one of its hosts is opened. */
+  var blocks = Object.create(null), detailsState = "lazy";
+  function loadBlock(k) {
+    if (!blocks[k]) blocks[k] = new Promise(function (resolve) {
+      var text = document.getElementById("auditor-details-" + k).textContent, bin = atob(text.trim());
+      var bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      resolve(new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text());
+    }).then(function (json) {
+      JSON.parse(json).forEach(function (d, j) {
+        var h = HOSTS[k * DATA.chunk + j];
+        h.plays = d.plays; h.previous = d.previous;
+        var parts = [];
+        d.plays.forEach(function (p) {
+          p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
+          p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
+        });
+        if (parts.length) h._hay += "\n" + parts.join("\n").toLowerCase();
+      });
+    });
+    return blocks[k];
+  }
+  function withDetails(h) { return loadBlock(Math.floor(h._i / DATA.chunk)); }
+  /* Small runs: unpack every block once the table is drawn (search then covers messages; print has everything). */
+  function prefetch() {
+    var k = 0, count = Math.ceil(HOSTS.length / DATA.chunk);
+    function next() {
+      if (k >= count) { detailsState = "ready"; document.documentElement.setAttribute("data-details", "ready"); if (state.text) apply(); return; }
+      loadBlock(k++).then(next, failed);
+    }
+    function failed(e) { document.documentElement.setAttribute("data-details", "failed"); console.warn("details: " + e); }
+    next();
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -130,14 +162,22 @@
     var tr = el("tr", "detail"), td = el("td");
     td.colSpan = 9;
     tr.setAttribute("data-detail-for", h.id);
+    tr.appendChild(td);
+    if (h.plays) { fillDetail(td, h); return tr; }
+    td.appendChild(el("p", "muted loading", "Unpacking the details of " + h.name + "…"));
+    withDetails(h).then(function () { td.textContent = ""; fillDetail(td, h); }, function (e) {
+      td.textContent = "";
+      td.appendChild(el("p", "alert", "This browser could not unpack the host's details (" + e + "); the JSON report holds them."));
+    });
+    return tr;
+  }
+  function fillDetail(td, h) {
     td.appendChild(el("h3", null, "Host " + h.name));
     if (h.error) td.appendChild(el("p", "alert", "Host " + h.status.replace("_", " ") + ": " + h.error));
     if (h.previous) td.appendChild(el("p", "muted", "Since the previous scan (run " + h.previous.run_id + "): " + h.previous.change +
       "; before: " + (h.previous.verdict || h.previous.status || "not audited")));
     h.plays.forEach(function (p) { td.appendChild(playBlock(p)); });
     if (!h.plays.length && !h.error) td.appendChild(el("p", "muted", "No plays ran on this host."));
-    tr.appendChild(td);
-    return tr;
   }
   function playBlock(p) {
     var box = el("div", "play");
@@ -397,4 +437,8 @@
   });
 
   apply();
+  /* the blocks of details follow this script: they are parsed once the document is */
+  document.addEventListener("DOMContentLoaded", function () {
+    if (HOSTS.length <= DATA.prefetch) prefetch(); else document.documentElement.setAttribute("data-details", detailsState);
+  });
 })();
