@@ -239,26 +239,27 @@ def fix_groups(run: RunResult, report_dir: str = "reports",
 
 def _command(group: FixGroup, run: RunResult, report_dir: str, limit_file: Callable[[str], str] | None) -> None:
     playbooks = [p.path for p in run.playbooks]
+    fix = group.fix
+    if fix is REAUDIT:
+        head = ["auditor", "run", *playbooks]
+    elif fix is RERUN:
+        head = ["auditor", "remediate", *playbooks]
+    elif fix.playbook and playbooks:
+        # next to the audit playbooks, written as the run was given them (relative stays relative)
+        head = ["auditor", "remediate", str(PurePath(playbooks[0]).parent / fix.playbook)]
+    else:
+        return   # a manual fix: no command
     inventory = [a for source in run.inventory_sources for a in ("-i", source)]
     if len(group.hosts) > INLINE_LIMIT and limit_file is not None:
-        group.limit_file = limit_file(group.fix.kind)
+        group.limit_file = limit_file(fix.kind)
         limit = "@" + group.limit_file
     else:
         limit = ",".join(group.hosts)
-    fix = group.fix
-    if fix is REAUDIT:
-        group.command = ["auditor", "run", *playbooks, *inventory, "--limit", limit]
-        return
-    if fix is RERUN:
-        book_args = playbooks
-    elif fix.playbook and playbooks:
-        # next to the audit playbooks, written as the run was given them (relative stays relative)
-        folder = PurePath(playbooks[0]).parent
-        book_args = [str(folder / fix.playbook)]
-    else:
-        return
-    group.output = f"{report_dir.rstrip('/') or '.'}/{fix.kind}"
-    group.command = ["auditor", "remediate", *book_args, *inventory, "--limit", limit, *fix.options, "-o", group.output]
+    tail: list[str] = []
+    if fix is not REAUDIT:
+        group.output = f"{report_dir.rstrip('/') or '.'}/{fix.kind}"
+        tail = [*fix.options, "-o", group.output]
+    group.command = [*head, *inventory, "--limit", limit, *tail]
 
 
 def shell_line(argv: list[str]) -> str:
