@@ -25,7 +25,7 @@ from markupsafe import Markup
 from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import ATTENTION, headline_verdict, verdict_info
 from auditor.report.view import (
-    FixGroup, action_groups, fix_groups, headline, host_details, host_row, shell_line, task_counts, task_label,
+    FixGroup, action_groups, fix_groups, headline, host_details_json, host_row, shell_line, task_counts, task_label,
 )
 from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus, Verdict
 
@@ -67,7 +67,7 @@ def detail_blocks(hosts: list[HostResult]) -> list[str]:
     """The hosts' details in blocks of ``DETAIL_CHUNK``: base64 of gzip of a JSON array, one entry per host."""
     blocks = []
     for i in range(0, len(hosts), DETAIL_CHUNK):
-        payload = json.dumps([host_details(h) for h in hosts[i:i + DETAIL_CHUNK]], ensure_ascii=False, separators=(",", ":"))
+        payload = "[" + ",".join(host_details_json(h) for h in hosts[i:i + DETAIL_CHUNK]) + "]"
         blocks.append(base64.b64encode(gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii"))
     return blocks
 
@@ -252,14 +252,14 @@ def render_html(run: RunResult, report_dir: str = "reports", limit_file: Callabl
 
     ``report_dir`` is the folder the fix commands write their reports (and retry files) under; ``limit_file(kind)``
     names the file a large fix group's command reads its hosts from (``write_html`` writes them)."""
-    return _render(run, fix_groups(run, report_dir, limit_file))
+    groups = action_groups(run)
+    return _render(run, groups, fix_groups(run, report_dir, limit_file, groups))
 
 
-def _render(run: RunResult, fixes: list[FixGroup]) -> str:
+def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[FixGroup]) -> str:
     css = _static("report.css")
     js = _static("report.js")
     catalogue = run.verdict_catalogue
-    groups = action_groups(run)
     fix_of = {name: g.fix for g in fixes for name in g.hosts}
     action = []
     for key, hosts in groups.items():
@@ -280,10 +280,10 @@ def _render(run: RunResult, fixes: list[FixGroup]) -> str:
     tasks = _task_counts(run)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
     charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
+    verdicts = _verdict_counts(run)
     if remediation:
         charts.insert(0, ("Tasks per status", _bars(task_rows, [s for s, _, _ in tasks]), "task"))
     else:
-        verdicts = _verdict_counts(run)
         labelled = [(catalogue[n].label if n in catalogue else n, c, tone) for n, c, tone in verdicts]
         charts.insert(0, ("Hosts per verdict", _bars(labelled, [n for n, _, _ in verdicts]), "verdict"))
     csp = (
@@ -297,18 +297,19 @@ def _render(run: RunResult, fixes: list[FixGroup]) -> str:
         task_statuses=[(s.value, task_label(s.value, check_mode)) for s in TaskStatus],
         action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=legend,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
-        verdict_names=[n for n, _, _ in _verdict_counts(run)], labels={n: i.label for n, i in catalogue.items()},
+        verdict_names=[n for n, _, _ in verdicts], labels={n: i.label for n, i in catalogue.items()},
         changes=_changes(run), trend=_trend(run), waivers=run.waivers,
-        headline=headline(run), fixes=[_fix_view(g, run) for g in fixes], details=detail_blocks(run.hosts),
+        headline=headline(run, groups), fixes=[_fix_view(g, run) for g in fixes], details=detail_blocks(run.hosts),
     )
 
 
 def write_html(run: RunResult, out_dir: Path) -> Path:
     """The page, and next to it the host list of each fix group too large to name on a command line."""
     path = report_path(out_dir, run, "html")
-    fixes = fix_groups(run, str(out_dir), limit_files(path))
+    groups = action_groups(run)
+    fixes = fix_groups(run, str(out_dir), limit_files(path), groups)
     for group in fixes:
         if group.limit_file:
             atomic_write(Path(group.limit_file), "".join(f"{name}\n" for name in group.hosts).encode("utf-8"))
-    atomic_write(path, _render(run, fixes).encode("utf-8"))
+    atomic_write(path, _render(run, groups, fixes).encode("utf-8"))
     return path

@@ -101,28 +101,24 @@ def host_row(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = No
 
 
 def host_details(host: HostResult) -> dict[str, Any]:
-    """What expanding a host shows: each play with its verdict, checks (worst first) and evidence, tasks in order;
-    how it compared with the previous scan."""
-    plays = []
-    for play in host.plays:
-        checks = sorted(play.checks, key=lambda c: (CHECK_STATUS_ORDER[c.status], -c.severity.rank))
-        plays.append({
-            "play": play.play,
-            "playbook": play.playbook,
-            "error": play.error,
-            "verdict": play.verdict.model_dump(mode="json") if play.verdict else None,
-            "checks": [
-                _drop_empty(c.model_dump(mode="json", include=_CHECK_FIELDS))
-                for c in checks
-            ],
-            "collectors": [c.model_dump(mode="json") for c in play.collectors if c.error or c.truncated],
-            # remediation tasks, in the order they ran
-            "tasks": [_drop_empty(t.model_dump(mode="json", exclude={"duration_ms"})) for t in play.tasks],
-        })
-    return {"plays": plays, "previous": host.previous.model_dump(mode="json") if host.previous else None}
+    """What expanding a host shows: each play with its verdict, checks and evidence, tasks in order, collectors;
+    how it compared with the previous scan. ``None`` fields are left out. The page orders the checks (worst first)
+    and picks the collectors worth a line (error or truncated output)."""
+    return host.model_dump(mode="json", include=_DETAIL_INCLUDE, exclude_none=True)
+
+
+def host_details_json(host: HostResult) -> str:
+    """``host_details`` as JSON, serialised in one call (no Python objects in between: 20,000 hosts)."""
+    return host.model_dump_json(include=_DETAIL_INCLUDE, exclude_none=True)
 
 
 _CHECK_FIELDS = {"id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver"}
+_TASK_FIELDS = {"name", "module", "status", "message", "check_mode", "diff", "backup_path", "loop_item"}
+_DETAIL_INCLUDE: dict[str, Any] = {
+    "previous": True,
+    "plays": {"__all__": {"play": True, "playbook": True, "error": True, "verdict": True, "collectors": True,
+                          "checks": {"__all__": _CHECK_FIELDS}, "tasks": {"__all__": _TASK_FIELDS}}},
+}
 
 
 def _drop_empty(record: dict[str, Any]) -> dict[str, Any]:
@@ -172,9 +168,10 @@ LOOK = VerdictFix(kind="review", title="Look at the evidence (manual)",
                        "details show which, with the evidence.")
 
 
-def headline(run: RunResult) -> dict[str, Any]:
-    """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate."""
-    groups = action_groups(run)
+def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None) -> dict[str, Any]:
+    """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate
+    (``groups``: ``action_groups(run)`` when the caller has it already)."""
+    groups = action_groups(run) if groups is None else groups
     total, need = len(run.hosts), sum(len(h) for h in groups.values())
     parts = [(key, len(hosts), HEADLINE_PHRASES[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
     if need:
@@ -212,26 +209,26 @@ def _fix_of(host: HostResult, why: str, run: RunResult) -> VerdictFix:
     return info.fix if info is not None and info.fix is not None else LOOK
 
 
-def fix_groups(run: RunResult, report_dir: str = "reports",
-               limit_file: Callable[[str], str] | None = None) -> list[FixGroup]:
+def fix_groups(run: RunResult, report_dir: str = "reports", limit_file: Callable[[str], str] | None = None,
+               groups: dict[str, list[HostResult]] | None = None) -> list[FixGroup]:
     """Hosts that need action, grouped by the kind of fix their headline verdict calls for, worst group first, each
     with the exact command that applies the fix to those hosts: ``auditor remediate PLAYBOOK -i INVENTORY --limit
     HOSTS [options] -o REPORT_DIR/<kind>`` (remediate writes the hosts it could not fix to ``<that folder>/last.retry``);
     ``auditor run`` again for hosts not audited. ``limit_file(kind)`` names the file a group of more than
     ``INLINE_LIMIT`` hosts is read from (the HTML writer writes it next to the report); without it, names go inline."""
     catalogue = run.verdict_catalogue
-    groups: dict[str, FixGroup] = {}
-    for key, hosts in action_groups(run).items():
+    by_kind: dict[str, FixGroup] = {}
+    for key, hosts in (action_groups(run) if groups is None else groups).items():
         for host in hosts:
             fix = _fix_of(host, key, run)
-            group = groups.setdefault(fix.kind, FixGroup(fix))
+            group = by_kind.setdefault(fix.kind, FixGroup(fix))
             group.hosts.append(host.name)
             verdict = headline_verdict(host, catalogue)
             name = verdict.name if verdict else host.status.value
             group.verdicts[name] = group.verdicts.get(name, 0) + 1
             vrank = verdict_info(verdict.name, catalogue).rank if verdict else 0
             group.rank = max(group.rank, ATTENTION[key][0] * 1000 + vrank)
-    ordered = sorted(groups.values(), key=lambda g: (-g.rank, g.fix.kind))
+    ordered = sorted(by_kind.values(), key=lambda g: (-g.rank, g.fix.kind))
     for group in ordered:
         _command(group, run, report_dir, limit_file)
     return ordered

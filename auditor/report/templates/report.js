@@ -37,8 +37,8 @@
         h.plays = d.plays; h.previous = d.previous;
         var parts = [];
         d.plays.forEach(function (p) {
-          p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
-          p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
+          (p.checks || []).forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
+          (p.tasks || []).forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
         });
         if (parts.length) h._hay += "\n" + parts.join("\n").toLowerCase();
       });
@@ -179,8 +179,14 @@
     h.plays.forEach(function (p) { td.appendChild(playBlock(p)); });
     if (!h.plays.length && !h.error) td.appendChild(el("p", "muted", "No plays ran on this host."));
   }
+  var CHECK_ORDER = {error: 0, failed: 1, waived: 2, passed: 3, skipped: 4, not_applicable: 5};
   function playBlock(p) {
     var box = el("div", "play");
+    p.checks = p.checks || []; p.tasks = p.tasks || []; p.collectors = (p.collectors || []).filter(function (c) { return c.error || c.truncated; });
+    /* worst first: status, then severity; the run's order otherwise */
+    p.checks = p.checks.map(function (c, i) { return [c, i]; }).sort(function (a, b) {
+      return (CHECK_ORDER[a[0].status] - CHECK_ORDER[b[0].status]) || (SEV_RANK[b[0].severity] - SEV_RANK[a[0].severity]) || (a[1] - b[1]);
+    }).map(function (x) { return x[0]; });
     box.appendChild(el("h4", null, "Play: " + p.play));
     box.appendChild(el("p", "muted", "Playbook " + p.playbook));
     if (p.error) box.appendChild(el("p", "alert", "Play error: " + p.error));
