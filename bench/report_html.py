@@ -134,7 +134,7 @@ def main() -> None:
         t_rows = time.perf_counter() - t0
         page.wait_for_load_state("load")
         t_load = time.perf_counter() - t0
-        page.wait_for_function("document.documentElement.dataset.details")
+        page.wait_for_selector("html[data-details=ready], html[data-details=lazy], html[data-details=failed]", state="attached")
         t_details = time.perf_counter() - t0
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         nav = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];

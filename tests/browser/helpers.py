@@ -33,7 +33,7 @@ def open_report(browser, run: Any, url: str, **context_args) -> Opened:
     page.goto(url)
     page.wait_for_selector("#host-rows tr.host")
     # details travel compressed; a small run's are unpacked in the background once the table is drawn
-    page.wait_for_function("document.documentElement.dataset.details")
+    page.wait_for_selector("html[data-details=ready], html[data-details=lazy], html[data-details=failed]", state="attached")
     return opened
 
 
