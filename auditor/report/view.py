@@ -96,7 +96,6 @@ def host_row(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = No
         "fix": fix.kind if fix else "",
         "failed": failed_check_ids(host),
         "tasks": task_counts(host) if host.all_tasks() else {},
-        "total_ms": host.timings.total_ms,
     }
 
 
