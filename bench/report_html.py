@@ -91,13 +91,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--from-json", type=Path, help="the JSON report of a real audit to render")
     parser.add_argument("--keep", type=Path, help="write the report here instead of a temporary folder")
+    parser.add_argument("--opens", type=int, default=5, help="open the page this many times more, each in a fresh "
+                        "page, and print the spread of the time to the first rows")
     args = parser.parse_args()
 
     source = args.from_json or audit_lab(args.hosts, args.seed, Path(tempfile.mkdtemp(prefix="auditor-bench-lab-")))
     t0 = time.perf_counter()
     run = load_report(source)
     t_build = time.perf_counter() - t0
+    c0 = time.process_time()
     redacted = redact_run(run)
+    c_scrub = time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     text = render_html(redacted)
     t_render, c_render = time.perf_counter() - t0, time.process_time() - c0
@@ -114,6 +118,7 @@ def main() -> None:
     print(f"hosts                     {len(run.hosts)}")
     print(f"checks                    {sum(len(h.all_checks()) for h in run.hosts)}")
     print(f"load JSON report          {t_build:.2f} s")
+    print(f"secret scrub (redact_run) {c_scrub:.2f} s CPU (skipped for hosts the history store scrubbed: auditor run, report --run)")
     print(f"render_html (python)      {t_render:.2f} s wall, {c_render:.2f} s CPU ({c_render / len(run.hosts) * 5000:.2f} s CPU per 5,000 hosts)")
     print(f"write_reports html        {t_write:.2f} s wall, {c_write:.2f} s CPU (scrub, render, limit files, write)")
     print(f"html size                 {html.stat().st_size / 1e6:.2f} MB (json report {paths['.json'].stat().st_size / 1e6:.2f} MB)")
@@ -160,6 +165,18 @@ def main() -> None:
         print(f"open a host               {ms:.1f} ms (details were {state!r} before: 'lazy' = unpacked on demand)")
         ms = page.evaluate(_TIMED, ["#more", "click", None]) if page.locator("#more").is_visible() else float("nan")
         print(f"show 200 more rows        {ms:.1f} ms")
+        opens = []
+        for _ in range(args.opens):
+            fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t0 = time.perf_counter()
+            fresh.goto(html.as_uri(), wait_until="commit")
+            fresh.wait_for_selector("#host-rows tr.host")
+            opens.append((time.perf_counter() - t0) * 1000)
+            fresh.close()
+        if opens:
+            opens.sort()
+            print(f"chromium: {len(opens)} more opens  goto -> rows min {opens[0]:.0f} / median {opens[len(opens) // 2]:.0f} / "
+                  f"max {opens[-1]:.0f} ms")
         print(f"requests                  {len(requests)} ({'only the file itself' if requests == [html.as_uri()] else requests[:3]})")
         browser.close()
     print(f"report                    {html}")

@@ -6,6 +6,7 @@
   var DATA = JSON.parse(document.getElementById("auditor-data").textContent);
   /* the table's records: one array per host, in the order of DATA.fields */
   var HOSTS = DATA.rows.map(function (r) { var h = {}; DATA.fields.forEach(function (f, i) { h[f] = r[i]; }); return h; });
+  DATA.rows = null;
   var SEV_RANK = {critical: 5, high: 4, medium: 3, low: 2, info: 1, "": 0};
   var CONF_RANK = {high: 3, medium: 2, low: 1, "": 0};
   var STATUS_RANK = {error: 6, timed_out: 5, auth_failed: 4, unreachable: 3, failed: 2, ok: 1};
