@@ -152,6 +152,11 @@ HEADLINE_PHRASES: dict[str, tuple[str, str]] = {
     "errors": ("to review", "to review"),
 }
 
+#: A remediation run's words where they differ: its hosts were not reached, or a task failed.
+REMEDIATION_PHRASES: dict[str, tuple[str, str]] = {
+    **HEADLINE_PHRASES, "not_audited": ("not reached", "not reached"), "errors": ("with a failed task", "with a failed task"),
+}
+
 #: Hosts named on a command line; a larger group's command reads them from a limit file (``--limit @FILE``), since
 #: one argument is capped at 128 KiB on Linux and a command of thousands of names cannot be read anyway.
 INLINE_LIMIT = 25
@@ -172,7 +177,8 @@ def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None) 
     (``groups``: ``action_groups(run)`` when the caller has it already)."""
     groups = action_groups(run) if groups is None else groups
     total, need = len(run.hosts), sum(len(h) for h in groups.values())
-    parts = [(key, len(hosts), HEADLINE_PHRASES[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
+    phrases = REMEDIATION_PHRASES if run.kind == "remediation" else HEADLINE_PHRASES
+    parts = [(key, len(hosts), phrases[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
     if need:
         text = (f"{need} of {total} host{'s' if total != 1 else ''} need{'s' if need == 1 else ''} action: "
                 + ", ".join(f"{n} {phrase}" for _, n, phrase in parts))

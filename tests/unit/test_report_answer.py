@@ -98,6 +98,9 @@ def test_a_hostile_host_name_is_quoted_for_the_shell_and_escaped_in_the_page() -
 
 def test_remediation_run_offers_to_run_its_playbooks_again_on_the_hosts_that_need_it() -> None:
     run = make_remediation_run(10)
+    reasons = _reasons(run)
+    assert headline(run)["text"] == (f"4 of 10 hosts need action: {len(reasons['not_audited'])} not reached, "
+                                     f"{len(reasons['errors'])} with a failed task")
     (group,) = fix_groups(run)
     assert group.fix.kind == "re-run" and group.command is not None
     assert group.command[:3] == ["auditor", "remediate", *[p.path for p in run.playbooks]][:3]
