@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 
 class Severity(str, Enum):
@@ -94,6 +94,17 @@ class CheckResult(_Model):
 Tone = Literal["conflict", "risk", "review", "ok", "info"]
 
 
+class VerdictFix(_Model):
+    """The kind of fix a verdict calls for: reports group the hosts that need action by it."""
+
+    kind: str = Field(description="stable key, e.g. 'revert-nat'; verdicts with the same kind share one fix")
+    title: str = Field(description="what the fix does, for people, e.g. 'Revert WSL to NAT networking'")
+    playbook: str | None = Field(default=None, description="remediation playbook file name, next to the audit "
+                                 "playbooks (None: a manual fix)")
+    options: list[str] = Field(default_factory=list, description="extra `auditor remediate` options, e.g. --enable restart")
+    note: str = Field(default="", description="what the playbook changes and where it acts, or the manual steps")
+
+
 class VerdictInfo(_Model):
     """What a verdict name means, registered by the domain that produces it and recorded in the run."""
 
@@ -102,6 +113,7 @@ class VerdictInfo(_Model):
     rank: int = Field(description="higher is worse; picks a host's headline verdict")
     meaning: str
     needs_action: bool = Field(description="a host with this verdict needs someone to act")
+    fix: VerdictFix | None = Field(default=None, description="the kind of fix hosts with this verdict need")
 
 
 class Verdict(_Model):

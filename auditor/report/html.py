@@ -10,10 +10,13 @@ style or request, so even a rendering mistake could not run remote output or rea
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
+import re
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -21,11 +24,15 @@ from markupsafe import Markup
 
 from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import ATTENTION, headline_verdict, verdict_info
-from auditor.report.view import action_groups, host_view, task_counts, task_label
+from auditor.report.view import (
+    FixGroup, action_groups, fix_groups, headline, host_details_json, host_row, shell_line, task_counts, task_label,
+)
 from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus, Verdict
 
 #: Rows shown per category in the "needs action" section; the table holds the rest.
 NEEDS_ACTION_CAP = 50
+#: Host names listed under a fix group on the page (the limit file holds them all).
+FIX_NAMES_CAP = 500
 _NO_VERDICT = "(no verdict)"
 
 _ENV = jinja2.Environment(
@@ -47,6 +54,42 @@ def script_json(data: Any) -> Markup:
     return Markup(json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_JSON_ESCAPES))
 
 
+#: Hosts per block of details. Each block is the JSON of its hosts' details (plays, checks, evidence, tasks),
+#: gzip-compressed and base64-encoded; the page unpacks a block (DecompressionStream) when one of its hosts is
+#: expanded, and at most a few blocks' worth up front. Repetitive evidence compresses ~15x: 20,000 hosts fit the page.
+DETAIL_CHUNK = 250
+#: A run of at most this many hosts has every block unpacked in the background once the table is drawn, so
+#: search covers check messages and printing has every detail; past it, details come when a host is opened.
+PREFETCH_HOSTS = 2000
+
+
+def detail_blocks(hosts: list[HostResult]) -> list[str]:
+    """The hosts' details in blocks of ``DETAIL_CHUNK``: base64 of gzip of a JSON array, one entry per host."""
+    blocks = []
+    for i in range(0, len(hosts), DETAIL_CHUNK):
+        payload = "[" + ",".join(host_details_json(h) for h in hosts[i:i + DETAIL_CHUNK]) + "]"
+        blocks.append(base64.b64encode(gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii"))
+    return blocks
+
+
+_DATA_RE = re.compile(r'<script type="application/json" id="auditor-data">(.*?)</script>', re.S)
+_BLOCK_RE = re.compile(r'<script type="application/octet-stream" id="auditor-details-(\d+)">([A-Za-z0-9+/=]*)</script>')
+
+
+def page_data(html: str) -> dict[str, Any]:
+    """What the page's script reads, with every host's details unpacked into its record (for tests and tools)."""
+    found = _DATA_RE.search(html)
+    if found is None:
+        raise ValueError("no data block in this page")
+    data: dict[str, Any] = json.loads(found.group(1))
+    hosts = data["hosts"] = [dict(zip(data["fields"], row)) for row in data.pop("rows")]
+    for match in _BLOCK_RE.finditer(html):
+        first = int(match.group(1)) * data["chunk"]
+        for j, details in enumerate(json.loads(gzip.decompress(base64.b64decode(match.group(2))))):
+            hosts[first + j].update(details)
+    return data
+
+
 def _static(name: str) -> str:
     """A static asset next to the templates, inlined verbatim (not a template: JS has its own braces)."""
     assert _ENV.loader is not None
@@ -63,7 +106,7 @@ def _bars(counts: list[tuple[str, int, str]], values: list[str] | None = None) -
     button filters the host table by (``values``, default the labels)."""
     top = max((c for _, c, _ in counts), default=0) or 1
     rows = [
-        {"label": label, "count": count, "tone": tone, "width": round(320 * count / top, 1), "y": 8 + 26 * i,
+        {"label": label, "count": count, "tone": tone, "width": round(290 * count / top, 1), "y": 8 + 26 * i,
          "value": values[i] if values else label}
         for i, (label, count, tone) in enumerate(counts)
     ]
@@ -130,16 +173,21 @@ def _reason(host: HostResult, verdict: Verdict | None) -> str:
     return verdict.summary if verdict else ""
 
 
-def _first_step(host: HostResult, verdict: Verdict | None) -> str:
-    if verdict and verdict.remediation:
-        return verdict.remediation[0]
-    if host.status == HostStatus.auth_failed:
-        return "Check the credentials in the inventory."
-    if host.status in HOST_DOWN_STATUSES:
-        return "Check that the host is up and its WinRM/SSH port is reachable, then re-run."
-    if any(t.status == TaskStatus.failed for t in host.all_tasks()):
-        return "Open the host below: read the failed task's message (later tasks were skipped), fix the cause, re-run."
-    return "Open the host below: look at the errored checks and their evidence, then re-run."
+def _fix_view(group: FixGroup, run: RunResult) -> dict[str, Any]:
+    """What the page shows of one fix group: verdicts with labels and code names, the command, its retry file."""
+    catalogue = run.verdict_catalogue
+    verdicts = [{"name": n, "label": verdict_info(n, catalogue).label if n in catalogue else n,
+                 "tone": verdict_info(n, catalogue).tone if n in catalogue else "down", "count": c}
+                for n, c in sorted(group.verdicts.items(), key=lambda item: -verdict_info(item[0], catalogue).rank)]
+    retry = None
+    if group.command and group.retry_file:
+        argv = list(group.command)
+        argv[argv.index("--limit") + 1] = "@" + group.retry_file
+        retry = shell_line(argv)
+    return {"kind": group.fix.kind, "title": group.fix.title, "note": group.fix.note, "total": len(group.hosts),
+            "hosts": group.hosts[:FIX_NAMES_CAP], "verdicts": verdicts, "playbook": group.fix.playbook,
+            "command": shell_line(group.command) if group.command else None, "retry_file": group.retry_file,
+            "retry": retry, "limit_file": group.limit_file}
 
 
 TREND_TONES = ("conflict", "risk", "review", "info", "ok", "down")
@@ -194,12 +242,25 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else ""
 
 
-def render_html(run: RunResult) -> str:
-    """The report as one HTML document (run the secret scrub first: ``write_reports`` does)."""
+def limit_files(path: Path) -> Callable[[str], str]:
+    """Where the report at ``path`` keeps the host list of a large fix group: next to it, ``<report>.<kind>.limit``."""
+    return lambda kind: str(path.with_name(f"{path.stem}.{kind}.limit"))
+
+
+def render_html(run: RunResult, report_dir: str = "reports", limit_file: Callable[[str], str] | None = None) -> str:
+    """The report as one HTML document (run the secret scrub first: ``write_reports`` does).
+
+    ``report_dir`` is the folder the fix commands write their reports (and retry files) under; ``limit_file(kind)``
+    names the file a large fix group's command reads its hosts from (``write_html`` writes them)."""
+    groups = action_groups(run)
+    return _render(run, groups, fix_groups(run, report_dir, limit_file, groups))
+
+
+def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[FixGroup]) -> str:
     css = _static("report.css")
     js = _static("report.js")
     catalogue = run.verdict_catalogue
-    groups = action_groups(run)
+    fix_of = {name: g.fix for g in fixes for name in g.hosts}
     action = []
     for key, hosts in groups.items():
         if not hosts:
@@ -207,21 +268,27 @@ def render_html(run: RunResult) -> str:
         rows = []
         for h in hosts[:NEEDS_ACTION_CAP]:
             verdict = headline_verdict(h, catalogue)
-            rows.append({"host": h, "verdict": verdict, "reason": _reason(h, verdict), "step": _first_step(h, verdict)})
+            rows.append({"host": h, "verdict": verdict, "reason": _reason(h, verdict), "fix": fix_of[h.name]})
         action.append({"key": key, "title": ATTENTION[key][1], "total": len(hosts), "rows": rows})
     legend = {n: catalogue[n] for n in sorted(catalogue, key=lambda n: -catalogue[n].rank)}
     all_groups = sorted({g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
-    data = {"hosts": [host_view(h, catalogue) for h in run.hosts], "tones": {n: i.tone for n, i in catalogue.items()},
-            "kind": run.kind, "check_mode": check_mode}
+    rows = [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts]
+    fields = list(rows[0]) if rows else []
+    # one array per host under one list of field names: the names once, not 20,000 times
+    data = {"fields": fields, "rows": [list(r.values()) for r in rows],
+            "tones": {n: i.tone for n, i in catalogue.items()}, "labels": {n: i.label for n, i in catalogue.items()},
+            "kind": run.kind, "check_mode": check_mode, "chunk": DETAIL_CHUNK, "prefetch": PREFETCH_HOSTS}
     tasks = _task_counts(run)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
     charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
+    verdicts = _verdict_counts(run)
     if remediation:
         charts.insert(0, ("Tasks per status", _bars(task_rows, [s for s, _, _ in tasks]), "task"))
     else:
-        charts.insert(0, ("Hosts per verdict", _bars(_verdict_counts(run)), "verdict"))
+        labelled = [(catalogue[n].label if n in catalogue else n, c, tone) for n, c, tone in verdicts]
+        charts.insert(0, ("Hosts per verdict", _bars(labelled, [n for n, _, _ in verdicts]), "verdict"))
     csp = (
         "default-src 'none'; base-uri 'none'; form-action 'none'; img-src data:; "
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
@@ -233,12 +300,19 @@ def render_html(run: RunResult) -> str:
         task_statuses=[(s.value, task_label(s.value, check_mode)) for s in TaskStatus],
         action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=legend,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
-        verdict_names=[n for n, _, _ in _verdict_counts(run)],
+        verdict_names=[n for n, _, _ in verdicts], labels={n: i.label for n, i in catalogue.items()},
         changes=_changes(run), trend=_trend(run), waivers=run.waivers,
+        headline=headline(run, groups), fixes=[_fix_view(g, run) for g in fixes], details=detail_blocks(run.hosts),
     )
 
 
 def write_html(run: RunResult, out_dir: Path) -> Path:
+    """The page, and next to it the host list of each fix group too large to name on a command line."""
     path = report_path(out_dir, run, "html")
-    atomic_write(path, render_html(run).encode("utf-8"))
+    groups = action_groups(run)
+    fixes = fix_groups(run, str(out_dir), limit_files(path), groups)
+    for group in fixes:
+        if group.limit_file:
+            atomic_write(Path(group.limit_file), "".join(f"{name}\n" for name in group.hosts).encode("utf-8"))
+    atomic_write(path, _render(run, groups, fixes).encode("utf-8"))
     return path

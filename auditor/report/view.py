@@ -6,6 +6,10 @@ decides what needs action): what a host's severity is, which hosts need action f
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from auditor.outcomes import ATTENTION, Catalogue, attention, headline_verdict, verdict_info
@@ -16,6 +20,7 @@ from auditor.results import (
     RunResult,
     Severity,
     TaskStatus,
+    VerdictFix,
 )
 
 
@@ -58,30 +63,18 @@ def backup_paths(host: HostResult) -> list[str]:
     return list(dict.fromkeys(t.backup_path for t in host.all_tasks() if t.backup_path))
 
 
-def host_view(host: HostResult, catalogue: Catalogue) -> dict[str, Any]:
-    """The JSON-ready record the HTML page's script renders for one host (only what it shows)."""
+def host_view(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = None) -> dict[str, Any]:
+    """Everything the HTML page shows of one host: its table row and its details (``host_row`` + ``host_details``)."""
+    return {**host_row(host, catalogue, fix), **host_details(host)}
+
+
+def host_row(host: HostResult, catalogue: Catalogue, fix: VerdictFix | None = None) -> dict[str, Any]:
+    """The host table's record for one host: what the row shows, filters and sorts by (no checks, no evidence);
+    ``fix``: the kind of fix the host is grouped under (``fix_groups``), when it needs action."""
     verdict = headline_verdict(host, catalogue)
     info = verdict_info(verdict.name, catalogue) if verdict else None
     severity = host_severity(host)
     why = attention(host, catalogue)
-    plays = []
-    for play in host.plays:
-        checks = sorted(play.checks, key=lambda c: (CHECK_STATUS_ORDER[c.status], -c.severity.rank))
-        plays.append({
-            "play": play.play,
-            "playbook": play.playbook,
-            "error": play.error,
-            "verdict": play.verdict.model_dump(mode="json") if play.verdict else None,
-            "checks": [
-                _drop_empty(c.model_dump(mode="json", include={
-                    "id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver",
-                }))
-                for c in checks
-            ],
-            "collectors": [c.model_dump(mode="json") for c in play.collectors if c.error or c.truncated],
-            # remediation tasks, in the order they ran
-            "tasks": [_drop_empty(t.model_dump(mode="json", exclude={"duration_ms"})) for t in play.tasks],
-        })
     return {
         "id": host.id,
         "name": host.name,
@@ -100,12 +93,31 @@ def host_view(host: HostResult, catalogue: Catalogue) -> dict[str, Any]:
         "srank": severity.rank + 1 if severity else 0,
         "attention": why or "",
         "arank": ATTENTION[why][0] if why else 0,
+        "fix": fix.kind if fix else "",
         "failed": failed_check_ids(host),
         "tasks": task_counts(host) if host.all_tasks() else {},
-        "total_ms": host.timings.total_ms,
-        "plays": plays,
-        "previous": host.previous.model_dump(mode="json") if host.previous else None,
     }
+
+
+def host_details(host: HostResult) -> dict[str, Any]:
+    """What expanding a host shows: each play with its verdict, checks and evidence, tasks in order, collectors;
+    how it compared with the previous scan. ``None`` fields are left out. The page orders the checks (worst first)
+    and picks the collectors worth a line (error or truncated output)."""
+    return host.model_dump(mode="json", include=_DETAIL_INCLUDE, exclude_none=True)
+
+
+def host_details_json(host: HostResult) -> str:
+    """``host_details`` as JSON, serialised in one call (no Python objects in between: 20,000 hosts)."""
+    return host.model_dump_json(include=_DETAIL_INCLUDE, exclude_none=True)
+
+
+_CHECK_FIELDS = {"id", "title", "severity", "status", "message", "evidence", "remediation", "refs", "waiver"}
+_TASK_FIELDS = {"name", "module", "status", "message", "check_mode", "diff", "backup_path", "loop_item"}
+_DETAIL_INCLUDE: dict[str, Any] = {
+    "previous": True,
+    "plays": {"__all__": {"play": True, "playbook": True, "error": True, "verdict": True, "collectors": True,
+                          "checks": {"__all__": _CHECK_FIELDS}, "tasks": {"__all__": _TASK_FIELDS}}},
+}
 
 
 def _drop_empty(record: dict[str, Any]) -> dict[str, Any]:
@@ -128,3 +140,130 @@ def action_groups(run: RunResult) -> dict[str, list[HostResult]]:
     for hosts in groups.values():
         hosts.sort(key=lambda h: (-rank(h), h.name))
     return groups
+
+
+# --- The answer first: the headline and the fixes, grouped by kind ---------------------------------------------
+
+#: How the headline counts each ``ATTENTION`` group: (one host, several hosts).
+HEADLINE_PHRASES: dict[str, tuple[str, str]] = {
+    "conflict": ("conflict confirmed", "conflicts confirmed"),
+    "at_risk": ("at risk", "at risk"),
+    "not_audited": ("not audited", "not audited"),
+    "errors": ("to review", "to review"),
+}
+
+#: A remediation run's words where they differ: its hosts were not reached, or a task failed.
+REMEDIATION_PHRASES: dict[str, tuple[str, str]] = {
+    **HEADLINE_PHRASES, "not_audited": ("not reached", "not reached"), "errors": ("with a failed task", "with a failed task"),
+}
+
+#: Hosts named on a command line; a larger group's command reads them from a limit file (``--limit @FILE``), since
+#: one argument is capped at 128 KiB on Linux and a command of thousands of names cannot be read anyway.
+INLINE_LIMIT = 25
+
+#: Fix kinds of hosts whose verdict names none: not audited, and needs review without a verdict fix.
+REAUDIT = VerdictFix(kind="re-audit", title="Audit again once the host answers",
+                     note="Check that the host is up and its WinRM/SSH port is reachable (auth failed: the credentials in "
+                          "the inventory), then audit these hosts again.")
+RERUN = VerdictFix(kind="re-run", title="Run the remediation again on these hosts",
+                   note="Read each host's failed task (or why it was not reached), fix the cause, then run it again.")
+LOOK = VerdictFix(kind="review", title="Look at the evidence (manual)",
+                  note="A check could not be evaluated, a play failed, or checks failed without a verdict: each host's "
+                       "details show which, with the evidence.")
+
+
+def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None) -> dict[str, Any]:
+    """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate
+    (``groups``: ``action_groups(run)`` when the caller has it already)."""
+    groups = action_groups(run) if groups is None else groups
+    total, need = len(run.hosts), sum(len(h) for h in groups.values())
+    phrases = REMEDIATION_PHRASES if run.kind == "remediation" else HEADLINE_PHRASES
+    parts = [(key, len(hosts), phrases[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
+    if need:
+        text = (f"{need} of {total} host{'s' if total != 1 else ''} need{'s' if need == 1 else ''} action: "
+                + ", ".join(f"{n} {phrase}" for _, n, phrase in parts))
+    else:
+        text = f"None of the {total} host{'s' if total != 1 else ''} needs action." if total else "No host was audited."
+    return {"text": text, "need": need, "total": total, "parts": parts}
+
+
+@dataclass
+class FixGroup:
+    """The hosts that need one kind of fix, and the command that applies it to exactly them (None: manual)."""
+
+    fix: VerdictFix
+    hosts: list[str] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)    # verdict name -> hosts (headline verdicts)
+    rank: int = 0                                              # the worst host's (attention rank, verdict rank)
+    command: list[str] | None = None
+    limit_file: str | None = None                              # when the command reads its hosts from a file
+    output: str | None = None                                  # the command's report folder (its retry file is there)
+
+    @property
+    def retry_file(self) -> str | None:
+        return f"{self.output}/last.retry" if self.output else None
+
+
+def _fix_of(host: HostResult, why: str, run: RunResult) -> VerdictFix:
+    verdict = headline_verdict(host, run.verdict_catalogue)
+    if run.kind == "remediation":
+        return RERUN
+    if why == "not_audited":
+        return REAUDIT
+    info = run.verdict_catalogue.get(verdict.name) if verdict else None
+    return info.fix if info is not None and info.fix is not None else LOOK
+
+
+def fix_groups(run: RunResult, report_dir: str = "reports", limit_file: Callable[[str], str] | None = None,
+               groups: dict[str, list[HostResult]] | None = None) -> list[FixGroup]:
+    """Hosts that need action, grouped by the kind of fix their headline verdict calls for, worst group first, each
+    with the exact command that applies the fix to those hosts: ``auditor remediate PLAYBOOK -i INVENTORY --limit
+    HOSTS [options] -o REPORT_DIR/<kind>`` (remediate writes the hosts it could not fix to ``<that folder>/last.retry``);
+    ``auditor run`` again for hosts not audited. ``limit_file(kind)`` names the file a group of more than
+    ``INLINE_LIMIT`` hosts is read from (the HTML writer writes it next to the report); without it, names go inline."""
+    catalogue = run.verdict_catalogue
+    by_kind: dict[str, FixGroup] = {}
+    for key, hosts in (action_groups(run) if groups is None else groups).items():
+        for host in hosts:
+            fix = _fix_of(host, key, run)
+            group = by_kind.setdefault(fix.kind, FixGroup(fix))
+            group.hosts.append(host.name)
+            verdict = headline_verdict(host, catalogue)
+            name = verdict.name if verdict else host.status.value
+            group.verdicts[name] = group.verdicts.get(name, 0) + 1
+            vrank = verdict_info(verdict.name, catalogue).rank if verdict else 0
+            group.rank = max(group.rank, ATTENTION[key][0] * 1000 + vrank)
+    ordered = sorted(by_kind.values(), key=lambda g: (-g.rank, g.fix.kind))
+    for group in ordered:
+        _command(group, run, report_dir, limit_file)
+    return ordered
+
+
+def _command(group: FixGroup, run: RunResult, report_dir: str, limit_file: Callable[[str], str] | None) -> None:
+    playbooks = [p.path for p in run.playbooks]
+    fix = group.fix
+    if fix is REAUDIT:
+        head = ["auditor", "run", *playbooks]
+    elif fix is RERUN:
+        head = ["auditor", "remediate", *playbooks]
+    elif fix.playbook and playbooks:
+        # next to the audit playbooks, written as the run was given them (relative stays relative)
+        head = ["auditor", "remediate", str(PurePath(playbooks[0]).parent / fix.playbook)]
+    else:
+        return   # a manual fix: no command
+    inventory = [a for source in run.inventory_sources for a in ("-i", source)]
+    if len(group.hosts) > INLINE_LIMIT and limit_file is not None:
+        group.limit_file = limit_file(fix.kind)
+        limit = "@" + group.limit_file
+    else:
+        limit = ",".join(group.hosts)
+    tail: list[str] = []
+    if fix is not REAUDIT:
+        group.output = f"{report_dir.rstrip('/') or '.'}/{fix.kind}"
+        tail = [*fix.options, "-o", group.output]
+    group.command = [*head, *inventory, "--limit", limit, *tail]
+
+
+def shell_line(argv: list[str]) -> str:
+    """The command as one line to paste into a POSIX shell."""
+    return shlex.join(argv)

@@ -32,6 +32,8 @@ def open_report(browser, run: Any, url: str, **context_args) -> Opened:
     context.route("**/*", lambda route: route.continue_() if route.request.url == url else route.abort())
     page.goto(url)
     page.wait_for_selector("#host-rows tr.host")
+    # details travel compressed; a small run's are unpacked in the background once the table is drawn
+    page.wait_for_selector("html[data-details=ready], html[data-details=lazy], html[data-details=failed]", state="attached")
     return opened
 
 

@@ -52,7 +52,8 @@ def test_filter_to_conflict_confirmed_and_expand_a_host(opened: Opened, tmp_path
     assert toggle.get_attribute("aria-expanded") == "true"
     detail = page.locator('tr.detail[data-detail-for="win-00000"]')
     verdict = host.plays[0].verdict
-    assert detail.locator(".verdict-box .badge").inner_text() == "CONFLICT_CONFIRMED"
+    assert detail.locator(".verdict-box .badge").inner_text() == run.verdict_catalogue["CONFLICT_CONFIRMED"].label
+    assert detail.locator(".verdict-box code.code").inner_text() == "CONFLICT_CONFIRMED"
     assert detail.locator("ol.steps li").all_inner_texts() == verdict.remediation
     # the .wslconfig listing: line numbers, the parser's warned lines highlighted, warnings listed
     listing = detail.locator("table.listing")
@@ -141,7 +142,7 @@ def test_needs_action_link_opens_the_host(opened: Opened) -> None:
     page = opened.page
     page.locator('section[aria-labelledby=act-h] button[data-show-host="edge-00007"]').click()
     assert _names(page) == ["edge-00007"]
-    assert page.locator('tr.detail[data-detail-for="edge-00007"] .verdict-box .badge').inner_text() == "EDGE_NO_LAN_VISIBILITY"
+    assert page.locator('tr.detail[data-detail-for="edge-00007"] .verdict-box code.code').inner_text() == "EDGE_NO_LAN_VISIBILITY"
 
 
 def test_print_expands_matching_hosts_and_their_evidence(opened: Opened) -> None:
@@ -223,5 +224,33 @@ def test_remediation_report_tasks_backups_filters_and_hostile_diff(browser, tmp_
     assert f"+{SCRIPT_PAYLOAD}\n" in pre.locator("span.d-add").all_inner_texts()
     assert IMG_PAYLOAD in rows.first.inner_text()
     assert page.locator("img").count() == 0 and page.evaluate(f"typeof window.{PWNED_FLAG}") == "undefined"
+    assert opened.clean(), (opened.requests, opened.errors, opened.console)
+    page.context.close()
+
+
+def test_details_of_a_large_run_are_unpacked_when_a_host_is_opened(browser, tmp_path: Path, monkeypatch) -> None:
+    """Past PREFETCH_HOSTS nothing is unpacked up front: opening a host unpacks its block, and only then does the
+    search see its check messages. (The threshold is lowered so the factory run stands for a large fleet.)"""
+    import auditor.report.html as html
+
+    monkeypatch.setattr(html, "PREFETCH_HOSTS", 10)
+    monkeypatch.setattr(html, "DETAIL_CHUNK", 5)
+    run = make_run(24)
+    (path,) = write_reports(run, ["html"], tmp_path)
+    opened = open_report(browser, run, path.as_uri(), viewport={"width": 1400, "height": 1000})
+    page = opened.page
+    assert page.evaluate("document.documentElement.dataset.details") == "lazy"
+    assert page.locator("script[type='application/octet-stream']").count() == 5
+    page.fill("#f-text", "nothing answered")   # W-PROBE-01's message on win-00000: not unpacked yet
+    expect(page.locator("#shown")).to_contain_text("Showing 0 of 0")
+    page.click("#f-reset")
+    page.get_by_role("button", name="Show details of win-00000").click()
+    detail = page.locator('tr.detail[data-detail-for="win-00000"]')
+    expect(detail.locator("ol.steps li")).to_have_count(len(run.hosts[0].plays[0].verdict.remediation))
+    assert detail.locator("ol.steps li").all_inner_texts() == run.hosts[0].plays[0].verdict.remediation
+    page.get_by_role("button", name="Show details of win-00000").click()   # closes it again
+    page.fill("#f-text", "nothing answered")
+    expect(page.locator("#host-rows tr.host")).to_have_count(1)
+    assert _names(page) == ["win-00000"]
     assert opened.clean(), (opened.requests, opened.errors, opened.console)
     page.context.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,15 +67,16 @@ def lab_reports(tmp_path_factory) -> Iterator[dict[str, Any]]:
              "--host-key-checking", "strict", "--known-hosts", str(known)],
             capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    messy_host = next(h.name for h in fleet.hosts if h.member.scenario.name == "win-conflict-messy")
-    remediation = RunResult.model_validate_json(next((tmp / "remediate").glob("*.json")).read_text())
-    # the CLI's run keeps each host's slim form only; the JSON report holds every check's evidence
-    audit_json = next(p for p in paths if p.suffix == ".json")
-    full_audit = RunResult.model_validate_json(audit_json.read_text())
-    assert [h.id for h in full_audit.hosts] == [h.id for h in audit.hosts]
-    yield {"audit": full_audit, "audit_html": next(p for p in paths if p.suffix == ".html"),
-           "remediation": remediation, "remediation_html": next((tmp / "remediate").glob("*.html")),
-           "messy": messy_host}
+        messy_host = next(h.name for h in fleet.hosts if h.member.scenario.name == "win-conflict-messy")
+        remediation = RunResult.model_validate_json(next((tmp / "remediate").glob("*.json")).read_text())
+        # the CLI's run keeps each host's slim form only; the JSON report holds every check's evidence
+        audit_json = next(p for p in paths if p.suffix == ".json")
+        full_audit = RunResult.model_validate_json(audit_json.read_text())
+        assert [h.id for h in full_audit.hosts] == [h.id for h in audit.hosts]
+        # the fleet keeps serving: the report's fix commands are run against it
+        yield {"audit": full_audit, "audit_html": next(p for p in paths if p.suffix == ".html"),
+               "remediation": remediation, "remediation_html": next((tmp / "remediate").glob("*.html")),
+               "messy": messy_host, "known_hosts": known, "tmp": tmp}
 
 
 def _open(browser, run: RunResult, path: Path) -> Opened:
@@ -160,3 +162,110 @@ def test_lab_remediation_preview_shows_each_task_and_the_diff_as_text(browser, l
     detail.screenshot(path=str(tmp_path / "lab-remediation-diff.png"))
     assert opened.clean(), (opened.requests, opened.errors, opened.console)
     page.context.close()
+
+
+#: The headline's words per needs-action reason (auditor.outcomes.ATTENTION), in its order: (one host, several).
+HEADLINE_WORDS = {"conflict": ("conflict confirmed", "conflicts confirmed"), "at_risk": ("at risk", "at risk"),
+                  "not_audited": ("not audited", "not audited"), "errors": ("to review", "to review")}
+
+
+def _expected_fix_groups(run: RunResult) -> dict[str, set[str]]:
+    """Hosts per kind of fix, straight from the one needs-action predicate and the run's verdict catalogue."""
+    from auditor.outcomes import attention, headline_verdict
+
+    groups: dict[str, set[str]] = {}
+    for host in run.hosts:
+        why = attention(host, run.verdict_catalogue)
+        if why is None:
+            continue
+        verdict = headline_verdict(host, run.verdict_catalogue)
+        fix = run.verdict_catalogue[verdict.name].fix if verdict and verdict.name in run.verdict_catalogue else None
+        kind = "re-audit" if why == "not_audited" else fix.kind if fix else "review"
+        groups.setdefault(kind, set()).add(host.name)
+    return groups
+
+
+def test_lab_report_leads_with_the_answer_and_the_fix_commands(browser, lab_reports, tmp_path) -> None:
+    from auditor.outcomes import attention, headline_verdict
+
+    run: RunResult = lab_reports["audit"]
+    catalogue = run.verdict_catalogue
+    why = {h.name: attention(h, catalogue) for h in run.hosts}
+    per_reason = {key: sorted(n for n, w in why.items() if w == key) for key in HEADLINE_WORDS}
+    need = sum(len(v) for v in per_reason.values())
+    # the lab's scenarios: two conflicts (the messy one included), an edge node on Docker Desktop, healthy hosts
+    assert len(per_reason["conflict"]) == 3 and 0 < need < len(run.hosts), why
+    opened = _open(browser, run, lab_reports["audit_html"])
+    page = opened.page
+
+    # 1. the headline comes first and says it with the run's real counts
+    assert page.locator("main > section").first.get_attribute("id") == "answer"
+    parts = [f"{len(hosts)} {HEADLINE_WORDS[key][len(hosts) != 1]}" for key, hosts in per_reason.items() if hosts]
+    assert page.locator("#headline").inner_text() == f"{need} of {len(run.hosts)} hosts need action: " + ", ".join(parts)
+    page.locator("#answer button.chip", has_text=HEADLINE_WORDS["conflict"][1]).click()
+    assert sorted(row_names(page)) == per_reason["conflict"]
+    page.click("#f-reset")
+
+    # 2. human labels, the code name beside them in small type: host table, needs-action table, legend
+    for host in run.hosts:
+        verdict = headline_verdict(host, catalogue)
+        assert verdict is not None, host.name
+        cell = page.locator(f'#host-rows tr.host[data-host="{host.name}"] .vlabel')
+        assert cell.locator(".badge").inner_text() == catalogue[verdict.name].label != verdict.name
+        assert cell.locator("code.code").inner_text() == verdict.name
+        assert float(cell.locator("code.code").evaluate("c => parseFloat(getComputedStyle(c).fontSize)")) < \
+            float(cell.locator(".badge").evaluate("b => parseFloat(getComputedStyle(b).fontSize)"))
+    action_labels = page.locator("section[aria-labelledby=act-h] td .badge").all_inner_texts()
+    assert catalogue["CONFLICT_CONFIRMED"].label in action_labels and "CONFLICT_CONFIRMED" not in action_labels
+
+    # 3. one block per kind of fix, each with the exact command for exactly its hosts
+    expected = _expected_fix_groups(run)
+    assert set(expected) >= {"revert-nat", "edge-engine"}
+    kinds = [a.get_attribute("id").removeprefix("fix-") for a in page.locator("article.fix").all()]
+    assert sorted(kinds) == sorted(expected) and kinds[0] == "revert-nat"
+    inventory = run.inventory_sources[0]
+    commands = {}
+    for kind in kinds:
+        block = page.locator(f"#fix-{kind}")
+        assert block.locator("h3 .count").inner_text() == f"({len(expected[kind])} host{'s' if len(expected[kind]) != 1 else ''})"
+        block.locator("button.chip", has_text="Show these").click()
+        assert set(row_names(page)) == expected[kind]
+        page.click("#f-reset")
+        if block.locator("pre.command").count() == 0:
+            continue
+        argv = shlex.split(block.locator("pre.command").first.inner_text())
+        commands[kind] = argv
+        limit = argv[argv.index("--limit") + 1]
+        assert set(limit.split(",")) == expected[kind]
+        assert argv[argv.index("-i") + 1] == inventory
+        out = argv[argv.index("-o") + 1]
+        assert block.locator("p.retry code").inner_text() == f"{out}/last.retry"
+        retry = shlex.split(block.locator("pre.command.retry").inner_text())
+        assert retry == [a if a != limit else f"@{out}/last.retry" for a in argv]
+    assert commands["revert-nat"][:3] == ["auditor", "remediate", REVERT]
+    assert commands["revert-nat"][-4:-2] == ["--enable", "restart"]
+    assert commands["edge-engine"][:3] == ["auditor", "remediate", str(ROOT / "playbooks" / "remediate-edge-docker-engine.yml")]
+    labels = page.locator("#fix-revert-nat .vlabel")
+    assert {(v.locator(".badge").inner_text(), v.locator("code").inner_text()) for v in labels.all()} == {
+        (catalogue[n].label, n) for n in catalogue
+        if catalogue[n].fix and catalogue[n].fix.kind == "revert-nat" and n in run.summary.by_verdict}
+
+    shot = tmp_path / "lab-answer-first.png"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
+    assert shot.stat().st_size > 20_000
+    assert opened.clean(), (opened.requests, opened.errors, opened.console)
+    page.context.close()
+
+    # 4. the printed command, run as printed (plus --check: preview, change nothing) against the same lab fleet,
+    #    acts on exactly the hosts of its group, and the hosts whose .wslconfig sets mirrored would change
+    argv = commands["revert-nat"]
+    proc = subprocess.run([sys.executable, "-m", "auditor", *argv[1:], "--check", "--report", "json", "-q",
+                           "--host-key-checking", "strict", "--known-hosts", str(lab_reports["known_hosts"])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = Path(argv[argv.index("-o") + 1])
+    preview = RunResult.model_validate_json(next(out.glob("*.json")).read_text())
+    assert {h.name for h in preview.hosts} == expected["revert-nat"]
+    assert lab_reports["messy"] in {h.name for h in preview.hosts if any(t.status.value == "changed" for t in h.all_tasks())}
+    assert not (out / "last.retry").exists()   # nothing failed, nothing to retry

@@ -19,6 +19,7 @@ import pytest
 from auditor.lab.fleet import LabFleet
 from auditor.lab.generator import name_hosts
 from auditor.lab.scenarios import load_library
+from auditor.report.html import page_data
 from auditor.report.schema import load_report
 from auditor.store import open_store
 
@@ -180,6 +181,8 @@ def test_secrets_planted_in_every_form_never_reach_any_output(tmp_path: Path) ->
     texts = {"stdout": out.stdout, "stderr": out.stderr}
     for path in (tmp_path / "out").iterdir():
         texts[path.name] = path.read_bytes().decode("utf-8", errors="replace")
+        if path.suffix == ".html":   # host details travel compressed in the page: unpacked, they are searched too
+            texts[path.name + " (unpacked)"] = json.dumps(page_data(texts[path.name]), ensure_ascii=False)
     with open_store(url) as store:
         texts["store: run"] = store.load_run(report.run_id).model_dump_json()
     with sqlite3.connect(tmp_path / "h.db") as db:  # plain columns (check messages, evidence digests...)

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from auditor.report.html import render_html, script_json
+from auditor.report.html import page_data, render_html, script_json
 from auditor.report.redact import redact_run
 from tests.report_factory import BREAKOUT_PAYLOAD, HOSTILE_NAME, IMG_PAYLOAD, SCRIPT_PAYLOAD, make_run
 
@@ -62,7 +62,15 @@ def test_hostile_strings_never_appear_as_markup(page) -> None:
     html, parsed = page
     for payload in (SCRIPT_PAYLOAD, IMG_PAYLOAD, BREAKOUT_PAYLOAD, "onerror=\"window"):
         assert payload not in html
-    assert [t for t, _ in parsed.tags].count("script") == 2, "only the data block and the page script"
+    scripts = [a for t, a in parsed.tags if t == "script"]
+    details = [a for a in scripts if a.get("type") == "application/octet-stream"]
+    assert len(scripts) - len(details) == 2, "only the data block and the page script run or parse as JSON"
+    assert [a["id"] for a in details] == [f"auditor-details-{i}" for i in range(len(details))] and details
+    for tag, attrs, text in parsed.blocks:
+        if attrs.get("type") == "application/octet-stream":
+            assert re.fullmatch(r"[A-Za-z0-9+/=]+", text), "details blocks hold base64 only"
+    unpacked = json.dumps(page_data(html)["hosts"], ensure_ascii=False)
+    assert SCRIPT_PAYLOAD in unpacked, "remote text travels as data, compressed"
     assert not [t for t, a in parsed.tags if t == "img"]
     assert not [(t, k) for t, a in parsed.tags for k in a if k.startswith("on")], "no inline event handlers"
     assert any(HOSTILE_NAME in chunk for chunk in parsed.text), "the hostile name is shown as text"
@@ -71,15 +79,18 @@ def test_hostile_strings_never_appear_as_markup(page) -> None:
 def test_data_block_holds_every_host(page) -> None:
     _, parsed = page
     (data,) = [text for tag, attrs, text in parsed.blocks if attrs.get("id") == "auditor-data"]
-    hosts = json.loads(data)["hosts"]
+    block = json.loads(data)
+    hosts = [dict(zip(block["fields"], row)) for row in block["rows"]]
     assert len(hosts) == 24 and hosts[-1]["name"] == HOSTILE_NAME
+    assert "plays" not in block["fields"], "the table's records carry no details: they come on demand"
 
 
 def test_nothing_is_loaded_from_anywhere(page) -> None:
     html, parsed = page
     for tag, attrs in parsed.tags:
         for key in ("src", "href", "srcset", "action", "data", "poster"):
-            assert key not in attrs, (tag, key)
+            # only links to a place in the page itself (the fix a needs-action row points to)
+            assert key not in attrs or (tag, key) == ("a", "href") and re.fullmatch(r"#[\w-]+", attrs[key]), (tag, key)
         assert not (tag == "link" or tag == "iframe" or tag == "object" or tag == "embed")
     styles = [text for tag, _, text in parsed.blocks if tag == "style"]
     assert "@import" not in styles[0] and "url(" not in styles[0] and "@font-face" not in styles[0]

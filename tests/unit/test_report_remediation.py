@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from auditor.report.csv import COLUMNS, REMEDIATION_COLUMNS, render_csv
-from auditor.report.html import render_html
+from auditor.report.html import page_data, render_html
 from auditor.report.junit import render_junit
 from auditor.report.redact import REDACTED_VALUE, redact_run
 from auditor.report.view import action_groups, host_view, task_counts
@@ -25,9 +25,8 @@ from tests.report_factory import (
 
 
 def _data(html: str) -> dict:
-    block = re.search(r'<script type="application/json" id="auditor-data">(.*?)</script>', html, re.S)
-    assert block is not None
-    return json.loads(block.group(1))
+    """The page's data with each host's details unpacked (they travel compressed, in blocks)."""
+    return page_data(html)
 
 
 def _text(html: str) -> str:

@@ -4,26 +4,60 @@
   "use strict";
   var PAGE = 200, MAX_TEXT = 20000, MAX_ITEMS = 200, MAX_DEPTH = 6, MAX_LISTING = 500;
   var DATA = JSON.parse(document.getElementById("auditor-data").textContent);
-  var HOSTS = DATA.hosts;
+  /* the table's records: one array per host, in the order of DATA.fields */
+  var HOSTS = DATA.rows.map(function (r) { var h = {}; DATA.fields.forEach(function (f, i) { h[f] = r[i]; }); return h; });
+  DATA.rows = null;
   var SEV_RANK = {critical: 5, high: 4, medium: 3, low: 2, info: 1, "": 0};
   var CONF_RANK = {high: 3, medium: 2, low: 1, "": 0};
   var STATUS_RANK = {error: 6, timed_out: 5, auth_failed: 4, unreachable: 3, failed: 2, ok: 1};
   var REMEDIATION = DATA.kind === "remediation", CHECK_MODE = !!DATA.check_mode;
   var TASK_ORDER = ["failed", "changed", "ok", "skipped"];
-  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", task: "", text: "", sort: "attention", dir: -1, shown: PAGE};
+  var state = {verdict: "", severity: "", group: "", outcome: "", attention: "", fix: "", task: "", text: "", sort: "attention", dir: -1, shown: PAGE};
   var rows = HOSTS, expanded = Object.create(null);
   var tbody = document.getElementById("host-rows");
   var moreBtn = document.getElementById("more");
   var shownEl = document.getElementById("shown");
 
-  HOSTS.forEach(function (h) {
-    var parts = [h.name, h.address, h.platform, h.status, h.verdict, h.error || ""].concat(h.groups, h.failed);
-    h.plays.forEach(function (p) {
-      p.checks.forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
-      p.tasks.forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
-    });
-    h._hay = parts.join("\n").toLowerCase();
+  HOSTS.forEach(function (h, i) {
+    h._i = i;
+    h._hay = [h.name, h.address, h.platform, h.status, h.verdict, h.verdict ? labelOf(h.verdict) : "", h.error || ""]
+      .concat(h.groups, h.failed).join("\n").toLowerCase();
   });
+
+  /* Details on demand: each block of DATA.chunk hosts' details is base64(gzip(JSON)) in a script element of its own
+     after this script; it is unpacked (DecompressionStream: no request, no eval) when one of its hosts is opened. */
+  var blocks = Object.create(null), detailsState = "lazy";
+  function loadBlock(k) {
+    if (!blocks[k]) blocks[k] = new Promise(function (resolve) {
+      var text = document.getElementById("auditor-details-" + k).textContent, bin = atob(text.trim());
+      var bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      resolve(new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text());
+    }).then(function (json) {
+      JSON.parse(json).forEach(function (d, j) {
+        var h = HOSTS[k * DATA.chunk + j];
+        h.plays = d.plays; h.previous = d.previous;
+        var parts = [];
+        d.plays.forEach(function (p) {
+          (p.checks || []).forEach(function (c) { if (c.status === "failed" || c.status === "error") parts.push(c.message || ""); });
+          (p.tasks || []).forEach(function (t) { parts.push(t.name, t.loop_item || ""); if (t.status === "failed") parts.push(t.message || ""); });
+        });
+        if (parts.length) h._hay += "\n" + parts.join("\n").toLowerCase();
+      });
+    });
+    return blocks[k];
+  }
+  function withDetails(h) { return loadBlock(Math.floor(h._i / DATA.chunk)); }
+  /* Small runs: unpack every block once the table is drawn (search then covers messages; print has everything). */
+  function prefetch() {
+    var k = 0, count = Math.ceil(HOSTS.length / DATA.chunk);
+    function next() {
+      if (k >= count) { detailsState = "ready"; document.documentElement.setAttribute("data-details", "ready"); if (state.text) apply(); return; }
+      loadBlock(k++).then(next, failed);
+    }
+    function failed(e) { document.documentElement.setAttribute("data-details", "failed"); console.warn("details: " + e); }
+    next();
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -35,6 +69,14 @@
   function taskLabel(status) { return CHECK_MODE && status === "changed" ? "would change" : status; }
   function taskCount(h, status) { return (h.tasks && h.tasks[status]) || 0; }
   function toneOf(name) { return Object.prototype.hasOwnProperty.call(DATA.tones, name) ? DATA.tones[name] : "review"; }
+  function labelOf(name) { return Object.prototype.hasOwnProperty.call(DATA.labels, name) ? DATA.labels[name] : name; }
+  /* A verdict as people read it: its label on a badge, the code name next to it in small type. */
+  function verdictLabel(name, tone) {
+    var span = el("span", "vlabel");
+    span.appendChild(badge(labelOf(name), "tone-" + tone));
+    if (labelOf(name) !== name) { span.appendChild(document.createTextNode(" ")); span.appendChild(el("code", "code", name)); }
+    return span;
+  }
 
   var SORTS = {
     attention: function (h) { return [h.arank, h.vrank, h.srank]; },
@@ -56,6 +98,7 @@
     if (state.group && h.groups.indexOf(state.group) < 0) return false;
     if (state.outcome && h.status !== state.outcome) return false;
     if (state.attention && h.attention !== state.attention) return false;
+    if (state.fix && h.fix !== state.fix) return false;
     if (state.task && !taskCount(h, state.task)) return false;
     if (state.text && h._hay.indexOf(state.text) < 0) return false;
     return true;
@@ -94,7 +137,7 @@
     tr.appendChild(el("td", null, h.platform));
     tr.appendChild(el("td", null, h.groups.join(", ")));
     var st = el("td"); st.appendChild(badge(h.status, "tone-" + (h.status === "ok" ? "ok" : h.status === "failed" ? "risk" : "down"))); tr.appendChild(st);
-    var vd = el("td"); if (h.verdict) vd.appendChild(badge(h.verdict, "tone-" + h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
+    var vd = el("td"); if (h.verdict) vd.appendChild(verdictLabel(h.verdict, h.tone)); else vd.appendChild(el("span", "muted", "none")); tr.appendChild(vd);
     tr.appendChild(el("td", null, h.confidence));
     tr.appendChild(el("td", h.severity ? "sev sev-" + h.severity : "muted", h.severity || "none"));
     if (REMEDIATION) {
@@ -121,17 +164,31 @@
     var tr = el("tr", "detail"), td = el("td");
     td.colSpan = 9;
     tr.setAttribute("data-detail-for", h.id);
+    tr.appendChild(td);
+    if (h.plays) { fillDetail(td, h); return tr; }
+    td.appendChild(el("p", "muted loading", "Unpacking the details of " + h.name + "…"));
+    withDetails(h).then(function () { td.textContent = ""; fillDetail(td, h); }, function (e) {
+      td.textContent = "";
+      td.appendChild(el("p", "alert", "This browser could not unpack the host's details (" + e + "); the JSON report holds them."));
+    });
+    return tr;
+  }
+  function fillDetail(td, h) {
     td.appendChild(el("h3", null, "Host " + h.name));
     if (h.error) td.appendChild(el("p", "alert", "Host " + h.status.replace("_", " ") + ": " + h.error));
     if (h.previous) td.appendChild(el("p", "muted", "Since the previous scan (run " + h.previous.run_id + "): " + h.previous.change +
       "; before: " + (h.previous.verdict || h.previous.status || "not audited")));
     h.plays.forEach(function (p) { td.appendChild(playBlock(p)); });
     if (!h.plays.length && !h.error) td.appendChild(el("p", "muted", "No plays ran on this host."));
-    tr.appendChild(td);
-    return tr;
   }
+  var CHECK_ORDER = {error: 0, failed: 1, waived: 2, passed: 3, skipped: 4, not_applicable: 5};
   function playBlock(p) {
     var box = el("div", "play");
+    p.checks = p.checks || []; p.tasks = p.tasks || []; p.collectors = (p.collectors || []).filter(function (c) { return c.error || c.truncated; });
+    /* worst first: status, then severity; the run's order otherwise */
+    p.checks = p.checks.map(function (c, i) { return [c, i]; }).sort(function (a, b) {
+      return (CHECK_ORDER[a[0].status] - CHECK_ORDER[b[0].status]) || (SEV_RANK[b[0].severity] - SEV_RANK[a[0].severity]) || (a[1] - b[1]);
+    }).map(function (x) { return x[0]; });
     box.appendChild(el("h4", null, "Play: " + p.play));
     box.appendChild(el("p", "muted", "Playbook " + p.playbook));
     if (p.error) box.appendChild(el("p", "alert", "Play error: " + p.error));
@@ -201,7 +258,7 @@
     var box = el("div", "verdict-box tone-border-" + tone);
     var head = el("p");
     head.appendChild(el("strong", null, "Verdict "));
-    head.appendChild(badge(v.name, "tone-" + tone));
+    head.appendChild(verdictLabel(v.name, tone));
     head.appendChild(document.createTextNode(" confidence " + v.confidence));
     box.appendChild(head);
     if (v.summary) box.appendChild(el("p", null, v.summary));
@@ -330,7 +387,7 @@
   }
 
   /* Controls */
-  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention", task: "f-task"};
+  var SELECTS = {verdict: "f-verdict", severity: "f-severity", group: "f-group", outcome: "f-outcome", attention: "f-attention", fix: "f-fix", task: "f-task"};
   Object.keys(SELECTS).forEach(function (k) { if (!document.getElementById(SELECTS[k])) delete SELECTS[k]; });  // f-task: remediation only
   var text = document.getElementById("f-text"), timer = null;
   function clearFilters() {
@@ -388,4 +445,8 @@
   });
 
   apply();
+  /* the blocks of details follow this script: they are parsed once the document is */
+  document.addEventListener("DOMContentLoaded", function () {
+    if (HOSTS.length <= DATA.prefetch) prefetch(); else document.documentElement.setAttribute("data-details", detailsState);
+  });
 })();
