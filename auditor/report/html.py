@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
@@ -23,7 +24,8 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.report.files import atomic_write, report_path
-from auditor.outcomes import ATTENTION, headline_verdict, verdict_info
+from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
+from auditor.report.stream import is_streamed
 from auditor.report.view import (
     FixGroup, action_groups, fix_groups, headline, host_details_json, host_row, shell_line, task_counts, task_label,
 )
@@ -65,11 +67,47 @@ PREFETCH_HOSTS = 2000
 
 def detail_blocks(hosts: list[HostResult]) -> list[str]:
     """The hosts' details in blocks of ``DETAIL_CHUNK``: base64 of gzip of a JSON array, one entry per host."""
-    blocks = []
-    for i in range(0, len(hosts), DETAIL_CHUNK):
-        payload = "[" + ",".join(host_details_json(h) for h in hosts[i:i + DETAIL_CHUNK]) + "]"
-        blocks.append(base64.b64encode(gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii"))
-    return blocks
+    return [_block([host_details_json(h) for h in hosts[i:i + DETAIL_CHUNK]]) for i in range(0, len(hosts), DETAIL_CHUNK)]
+
+
+def _block(entries: list[str]) -> str:
+    payload = "[" + ",".join(entries) + "]"
+    return base64.b64encode(gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii")
+
+
+@dataclass
+class PageParts:
+    """What the page needs of each host's full result, gathered in one pass over a streamed run (the hosts are read
+    back from the history store once and never held together): table records, detail blocks, task counts, and
+    the one-line reason of each host that needs action."""
+
+    rows: list[dict[str, Any]]
+    details: list[str]
+    tasks: dict[str, int]
+    reasons: dict[str, str]
+
+
+def one_pass(run: RunResult) -> tuple[RunResult, PageParts]:
+    """``run`` with each host's slim form (``HostResult.slim``: outcome, verdicts, failed checks), for grouping and
+    counting, and the parts of the page made from the full hosts as they stream by."""
+    catalogue = run.verdict_catalogue
+    slims: list[HostResult] = []
+    parts = PageParts([], [], {s.value: 0 for s in TaskStatus}, {})
+    chunk: list[str] = []
+    for host in run.hosts:
+        slims.append(host.slim())
+        parts.rows.append(host_row(host, catalogue))
+        for status, n in task_counts(host).items():
+            parts.tasks[status] += n
+        if attention(host, catalogue):
+            parts.reasons[host.name] = _reason(host, headline_verdict(host, catalogue))
+        chunk.append(host_details_json(host))
+        if len(chunk) == DETAIL_CHUNK:
+            parts.details.append(_block(chunk))
+            chunk = []
+    if chunk:
+        parts.details.append(_block(chunk))
+    return run.model_copy(update={"hosts": slims}), parts
 
 
 _DATA_RE = re.compile(r'<script type="application/json" id="auditor-data">(.*?)</script>', re.S)
@@ -140,11 +178,14 @@ def is_check_mode(run: RunResult) -> bool:
     return run.kind == "remediation" and bool(run.options.check_mode)
 
 
-def _task_counts(run: RunResult) -> list[tuple[str, int, str]]:
+def _task_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
     counts = {s.value: 0 for s in TaskStatus}
-    for host in run.hosts:
-        for status, n in task_counts(host).items():
-            counts[status] += n
+    if parts is not None:
+        counts = dict(parts.tasks)
+    else:
+        for host in run.hosts:
+            for status, n in task_counts(host).items():
+                counts[status] += n
     return [(s, c, _TASK_TONES[s]) for s, c in counts.items()]
 
 
@@ -256,7 +297,9 @@ def render_html(run: RunResult, report_dir: str = "reports", limit_file: Callabl
     return _render(run, groups, fix_groups(run, report_dir, limit_file, groups))
 
 
-def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[FixGroup]) -> str:
+def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[FixGroup],
+            parts: PageParts | None = None) -> str:
+    """``parts``: made from the full hosts in one pass (``one_pass``) while ``run`` holds their slim forms."""
     css = _static("report.css")
     js = _static("report.js")
     catalogue = run.verdict_catalogue
@@ -268,19 +311,27 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
         rows = []
         for h in hosts[:NEEDS_ACTION_CAP]:
             verdict = headline_verdict(h, catalogue)
-            rows.append({"host": h, "verdict": verdict, "reason": _reason(h, verdict), "fix": fix_of[h.name]})
+            reason = parts.reasons.get(h.name, "") if parts is not None else _reason(h, verdict)
+            rows.append({"host": h, "verdict": verdict, "reason": reason, "fix": fix_of[h.name]})
         action.append({"key": key, "title": ATTENTION[key][1], "total": len(hosts), "rows": rows})
     legend = {n: catalogue[n] for n in sorted(catalogue, key=lambda n: -catalogue[n].rank)}
     all_groups = sorted({g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
-    rows = [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts]
-    fields = list(rows[0]) if rows else []
+    table: list[dict[str, Any]]
+    if parts is not None:
+        table = parts.rows
+        for record in table:
+            fix = fix_of.get(record["name"])
+            record["fix"] = fix.kind if fix else ""
+    else:
+        table = [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts]
+    fields = list(table[0]) if table else []
     # one array per host under one list of field names: the names once, not 20,000 times
-    data = {"fields": fields, "rows": [list(r.values()) for r in rows],
+    data = {"fields": fields, "rows": [list(r.values()) for r in table],
             "tones": {n: i.tone for n, i in catalogue.items()}, "labels": {n: i.label for n, i in catalogue.items()},
             "kind": run.kind, "check_mode": check_mode, "chunk": DETAIL_CHUNK, "prefetch": PREFETCH_HOSTS}
-    tasks = _task_counts(run)
+    tasks = _task_counts(run, parts)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
     charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
     verdicts = _verdict_counts(run)
@@ -302,17 +353,20 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in verdicts], labels={n: i.label for n, i in catalogue.items()},
         changes=_changes(run), trend=_trend(run), waivers=run.waivers,
-        headline=headline(run, groups), fixes=[_fix_view(g, run) for g in fixes], details=detail_blocks(run.hosts),
+        headline=headline(run, groups), fixes=[_fix_view(g, run) for g in fixes], details=parts.details if parts is not None else detail_blocks(run.hosts),
     )
 
 
 def write_html(run: RunResult, out_dir: Path) -> Path:
     """The page, and next to it the host list of each fix group too large to name on a command line."""
     path = report_path(out_dir, run, "html")
+    parts = None
+    if is_streamed(run):  # hosts read back from the store: one pass over them, never all held at once
+        run, parts = one_pass(run)
     groups = action_groups(run)
     fixes = fix_groups(run, str(out_dir), limit_files(path), groups)
     for group in fixes:
         if group.limit_file:
             atomic_write(Path(group.limit_file), "".join(f"{name}\n" for name in group.hosts).encode("utf-8"))
-    atomic_write(path, _render(run, groups, fixes).encode("utf-8"))
+    atomic_write(path, _render(run, groups, fixes, parts).encode("utf-8"))
     return path

@@ -15,7 +15,6 @@ from auditor.report.files import check_output_folder, report_path  # noqa: F401 
 from auditor.report.html import write_html
 from auditor.report.junit import write_junit
 from auditor.report.redact import redact_run
-from auditor.report.stream import is_streamed
 from auditor.results import RunResult
 
 Writer = Callable[[RunResult, Path], Path]
@@ -64,10 +63,6 @@ class ReportsNotWritten(AuditorError):
         self.written = written
 
 
-def _materialized(run: RunResult) -> RunResult:
-    return run.model_copy(update={"hosts": list(run.hosts)})
-
-
 def write_reports(run: RunResult, formats: list[str], out_dir: Path) -> list[Path]:
     """Write every requested format into ``out_dir``; returns the paths written. A format that fails never stops
     the others: they are all attempted, then ``ReportsNotWritten`` says which failed and lists what was written."""
@@ -78,10 +73,6 @@ def write_reports(run: RunResult, formats: list[str], out_dir: Path) -> list[Pat
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportsNotWritten(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}", []) from None
-    if "html" in formats and is_streamed(safe):
-        # JSON, CSV and JUnit read a streamed run host by host; the HTML page is built in several passes over its
-        # hosts, so they are read once, into memory, and every format is written from that one read
-        safe = _materialized(safe)
     for fmt in formats:
         try:
             written.append(WRITERS[fmt](safe, out_dir))

@@ -1,0 +1,50 @@
+"""The HTML report of a streamed run (hosts read back from the store, one pass, never held together) is the same
+document as the report of the run held in memory: audits and remediation runs, hostile hosts included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.report.html import one_pass, write_html
+from auditor.report.redact import redact_run
+from auditor.report.stream import HostStream, streamed_run
+from auditor.results import RunResult
+from tests.report_factory import make_remediation_run, make_run
+
+
+def _streamed(run: RunResult) -> tuple[RunResult, list[int]]:
+    hosts = list(run.hosts)
+    passes: list[int] = []
+
+    def read():  # type: ignore[no-untyped-def]
+        passes.append(1)
+        yield from hosts
+
+    return streamed_run(run.model_copy(update={"hosts": []}), HostStream(read, len(hosts), redacted=True)), passes
+
+
+@pytest.mark.parametrize("run", [make_run(600, hostile=True), make_remediation_run(40, check_mode=True, hostile=True),
+                                 make_remediation_run(12)], ids=["audit", "remediation-check", "remediation"])
+def test_a_streamed_run_gives_the_same_page_in_one_pass(tmp_path: Path, run: RunResult) -> None:
+    safe = redact_run(run)
+    out = tmp_path / "out"  # the same folder for both: the fix commands name it
+    out.mkdir()
+    in_memory = write_html(safe, out).read_bytes()
+    beside = {p.name: p.read_bytes() for p in out.iterdir()}
+    for p in out.iterdir():
+        p.unlink()
+    streamed, passes = _streamed(safe)
+    from_stream = write_html(streamed, out).read_bytes()
+    assert from_stream == in_memory
+    assert len(passes) == 1  # the store is read once for the page
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == beside  # the same .limit files beside it
+
+
+def test_one_pass_keeps_only_slim_hosts(tmp_path: Path) -> None:
+    run = redact_run(make_run(300))
+    streamed, _ = _streamed(run)
+    view, parts = one_pass(streamed)
+    assert len(view.hosts) == len(parts.rows) == 300 and len(parts.details) == 2  # blocks of 250
+    assert all(c.evidence == {} for h in view.hosts for c in h.all_checks())
