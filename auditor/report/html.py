@@ -87,14 +87,17 @@ class PageParts:
     reasons: dict[str, str]
 
 
-def one_pass(run: RunResult) -> tuple[RunResult, PageParts]:
+def one_pass(run: RunResult, each: Callable[[HostResult], None] | None = None) -> tuple[RunResult, PageParts]:
     """``run`` with each host's slim form (``HostResult.slim``: outcome, verdicts, failed checks), for grouping and
-    counting, and the parts of the page made from the full hosts as they stream by."""
+    counting, and the parts of the page made from the full hosts as they stream by. ``each`` sees every full host
+    too (the JSON report is written in the same pass: the store is read once for both)."""
     catalogue = run.verdict_catalogue
     slims: list[HostResult] = []
     parts = PageParts([], [], {s.value: 0 for s in TaskStatus}, {})
     chunk: list[str] = []
     for host in run.hosts:
+        if each is not None:
+            each(host)
         slims.append(host.slim())
         parts.rows.append(host_row(host, catalogue))
         for status, n in task_counts(host).items():
@@ -357,11 +360,14 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
     )
 
 
-def write_html(run: RunResult, out_dir: Path) -> Path:
-    """The page, and next to it the host list of each fix group too large to name on a command line."""
+def write_html(run: RunResult, out_dir: Path, prepared: tuple[RunResult, PageParts] | None = None) -> Path:
+    """The page, and next to it the host list of each fix group too large to name on a command line.
+    ``prepared``: ``one_pass(run)`` already made (while another report read the same hosts)."""
     path = report_path(out_dir, run, "html")
     parts = None
-    if is_streamed(run):  # hosts read back from the store: one pass over them, never all held at once
+    if prepared is not None:
+        run, parts = prepared
+    elif is_streamed(run):  # hosts read back from the store: one pass over them, never all held at once
         run, parts = one_pass(run)
     groups = action_groups(run)
     fixes = fix_groups(run, str(out_dir), limit_files(path), groups)

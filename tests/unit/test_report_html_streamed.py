@@ -48,3 +48,35 @@ def test_one_pass_keeps_only_slim_hosts(tmp_path: Path) -> None:
     view, parts = one_pass(streamed)
     assert len(view.hosts) == len(parts.rows) == 300 and len(parts.details) == 2  # blocks of 250
     assert all(c.evidence == {} for h in view.hosts for c in h.all_checks())
+
+
+def test_json_and_html_of_a_streamed_run_come_from_one_read(tmp_path: Path) -> None:
+    from auditor.report.writers import write_reports
+
+    run = redact_run(make_run(300, hostile=True))
+    held = write_reports(run, ["html", "json", "csv"], tmp_path / "held")
+    streamed, passes = _streamed(run)
+    (tmp_path / "stream").mkdir()
+    written = write_reports(streamed, ["html", "json", "csv"], tmp_path / "stream")
+    assert sorted(p.suffix for p in written) == [".csv", ".html", ".json"]
+    assert len(passes) == 2  # one read for the JSON and the page together, one for the CSV
+    for path in held:
+        twin = tmp_path / "stream" / path.name
+        if path.suffix == ".html":  # the fix commands name the report folder
+            assert twin.read_text().replace(str(tmp_path / "stream"), "") == path.read_text().replace(str(tmp_path / "held"), "")
+        else:
+            assert twin.read_bytes() == path.read_bytes()
+
+
+def test_a_json_report_that_cannot_be_written_leaves_the_page(tmp_path: Path) -> None:
+    from auditor.report.writers import ReportsNotWritten, write_reports
+
+    run = redact_run(make_run(30))
+    streamed, _ = _streamed(run)
+    out = tmp_path / "out"
+    out.mkdir()
+    blocker = out / (write_html(run, tmp_path).name.replace(".html", ".json.tmp"))
+    blocker.mkdir()  # the JSON's temporary file cannot be opened
+    with pytest.raises(ReportsNotWritten) as caught:
+        write_reports(streamed, ["json", "html"], out)
+    assert "json" in str(caught.value) and [p.suffix for p in caught.value.written] == [".html"]
