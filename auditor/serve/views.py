@@ -90,15 +90,15 @@ def label_of(verdict: Optional[str]) -> Optional[str]:
 
 
 def fleet_now(store: Store, *, trend_runs: int = 20) -> FleetNow:
-    latest = store.latest_complete_run("audit")
-    if latest is None:
+    latest = store.list_runs(1, kind="audit", state=RunState.complete)
+    if not latest:
         return FleetNow(run=None, changes=None)
-    listing = next(r for r in store.list_runs(None, kind="audit", state=RunState.complete) if r.id == latest.id)
-    previous = store.previous_complete_run(latest.id)
-    changes = diff_runs(store, previous.id, latest.id, include_unchanged=False) if previous is not None else None
+    listing = latest[0]
+    previous = store.previous_complete_run(listing.id)
+    changes = diff_runs(store, previous.id, listing.id, include_unchanged=False) if previous is not None else None
     needs = sum(n for s, n in listing.by_status.items() if s != "ok")
     return FleetNow(run=listing, hosts=listing.hosts_recorded, needs_action=needs, by_verdict=listing.by_verdict,
-                    by_status=listing.by_status, trend=store.trend(latest.id, trend_runs), changes=changes)
+                    by_status=listing.by_status, trend=store.trend(listing.id, trend_runs), changes=changes)
 
 
 def host_rows(store: Store, run_id: Optional[str] = None, *, query: str = "", verdict: str = "", status: str = "",
@@ -187,11 +187,8 @@ def _file_diffs(old: tuple[RunRecord, HostResult], new: tuple[RunRecord, HostRes
 
 
 def run_detail(store: Store, run_id: str) -> tuple[RunListing, list[HostRow]]:
-    record = store.get_run(run_id)
-    listing = next((r for r in store.list_runs(None, kind=record.kind) if r.id == record.id), None)
-    if listing is None:  # pragma: no cover - get_run found it
-        raise StoreMissing(f"run {run_id} not found")
-    _, rows = host_rows(store, record.id)
+    listing = store.run_listing(run_id)
+    _, rows = host_rows(store, listing.id)
     return listing, rows
 
 

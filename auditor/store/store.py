@@ -370,6 +370,13 @@ class Store:
             counts = self._counts(conn, [r.id for r in records])
         return [RunListing(**r.model_dump(), **counts.get(r.id, {})) for r in records]
 
+    def run_listing(self, run_id: str) -> RunListing:
+        """One run (an id or a unique prefix) with its counts, as ``list_runs`` gives each."""
+        with self._guard(), read_transaction(self.engine) as conn:
+            record = self._record(self._run_row(conn, run_id))
+            counts = self._counts(conn, [record.id])
+        return RunListing(**record.model_dump(), **counts.get(record.id, {}))
+
     def previous_complete_run(self, run_id: str) -> RunRecord | None:
         """The newest complete run of the same kind and playbooks that started before ``run_id``."""
         with self._guard(), read_transaction(self.engine) as conn:
