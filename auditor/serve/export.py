@@ -25,9 +25,25 @@ _DOW_NAMES = {n.lower(): i for i, n in enumerate(_DOW[:7])}
 def export(loaded: LoadedConfig, store_url: str, fmt: ExportFormat) -> str:
     if not loaded.config.schedules:
         raise BadInputError("the config has no schedules to export", Location(str(loaded.path)))
-    parts = [systemd_units(loaded, s, store_url) if fmt == "systemd" else cron_lines(loaded, s, store_url)
+    printable: str | None = store_url
+    head = ""
+    if _has_password(store_url):  # never printed: the units read it from the environment
+        printable = None
+        head = ("# The store URL holds a password, so it is not written here: give the scans AUDITOR_STORE=<url> "
+                + ("in /etc/auditor/store.env (mode 0600; EnvironmentFile= below)\n" if fmt == "systemd"
+                   else "in the crontab's environment or a file it sources\n"))
+    parts = [systemd_units(loaded, s, printable) if fmt == "systemd" else cron_lines(loaded, s, printable)
              for s in loaded.config.schedules]
-    return "\n".join(parts)
+    return head + "\n".join(parts)
+
+
+def _has_password(url: str) -> bool:
+    from auditor.store.urls import parse_store_url
+
+    try:
+        return parse_store_url(url).password is not None
+    except Exception:  # noqa: BLE001 - an unparsable URL is the scan's error to report; do not print it either
+        return True
 
 
 def _systemd_quote(argv: list[str]) -> str:
@@ -40,7 +56,7 @@ def _systemd_quote(argv: list[str]) -> str:
     return " ".join(one(a) for a in argv)
 
 
-def systemd_units(loaded: LoadedConfig, schedule: Schedule, store_url: str) -> str:
+def systemd_units(loaded: LoadedConfig, schedule: Schedule, store_url: str | None) -> str:
     unit = f"auditor-scan-{schedule.name}"
     argv = scan_command(loaded, schedule, store_url)
     if schedule.cron is not None:
@@ -52,13 +68,14 @@ def systemd_units(loaded: LoadedConfig, schedule: Schedule, store_url: str) -> s
     jitter = f"\nRandomizedDelaySec={schedule.jitter_seconds}s" if schedule.jitter_seconds else ""
     return (f"# ---- {unit}.service\n[Unit]\nDescription=auditor scheduled scan {schedule.name}\n"
             f"After=network-online.target\nWants=network-online.target\n\n[Service]\nType=oneshot\n"
-            f"WorkingDirectory={loaded.base}\nExecStart={_systemd_quote(argv)}\n"
+            f"WorkingDirectory={loaded.base}\n" + ("" if store_url else "EnvironmentFile=/etc/auditor/store.env\n")
+            + f"ExecStart={_systemd_quote(argv)}\n"
             "# 2: hosts need action, 3: hosts unreachable -- findings, not a failed scan\nSuccessExitStatus=2 3\n\n"
             f"# ---- {unit}.timer\n[Unit]\nDescription=Start the auditor scan {schedule.name}\n\n[Timer]\n{when}{jitter}\n"
             f"Unit={unit}.service\n\n[Install]\nWantedBy=timers.target\n")
 
 
-def cron_lines(loaded: LoadedConfig, schedule: Schedule, store_url: str) -> str:
+def cron_lines(loaded: LoadedConfig, schedule: Schedule, store_url: str | None) -> str:
     argv = scan_command(loaded, schedule, store_url)
     lock = f"/tmp/auditor-scan-{schedule.name}.lock"
     command = f"flock -n {shlex.quote(lock)} " + " ".join(shlex.quote(a) for a in argv)

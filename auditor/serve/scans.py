@@ -10,6 +10,7 @@ which stored run is the scan's.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Optional
 
 from auditor.serve.config import LoadedConfig, Schedule
 from auditor.serve.scanlog import ScanLog
+from auditor.store.urls import STORE_ENV
 from auditor.textsafe import for_terminal
 
 log = logging.getLogger("auditor.serve")
@@ -163,12 +165,14 @@ class ScanRunner:
             self._on_skipped(skip)
 
     def command(self, schedule: Schedule, run_id: str) -> list[str]:
-        return scan_command(self.config, schedule, self.store_url, run_id)
+        # the store URL goes in the child's environment, not its command line: `ps` shows every argument
+        return scan_command(self.config, schedule, None, run_id)
 
     def _run_child(self, schedule: Schedule, outcome: ScanOutcome) -> None:
         log.info("schedule %s: scan %s started (%s)", schedule.name, outcome.run_id, outcome.trigger)
         child = subprocess.Popen(self.command(schedule, outcome.run_id), stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                 env={**os.environ, STORE_ENV: self.store_url})
         with self._children_lock:
             self._children[outcome.run_id] = child
         tail: deque[str] = deque(maxlen=STDERR_LINES)
@@ -216,12 +220,13 @@ def _signal(child: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
-def scan_command(c: LoadedConfig, schedule: Schedule, store_url: str, run_id: Optional[str] = None) -> list[str]:
-    """The ``auditor run`` command line of one scan of ``schedule`` (absolute paths)."""
+def scan_command(c: LoadedConfig, schedule: Schedule, store_url: Optional[str], run_id: Optional[str] = None) -> list[str]:
+    """The ``auditor run`` command line of one scan of ``schedule`` (absolute paths); ``store_url`` None: the
+    scan finds the store in $AUDITOR_STORE (a URL with a password is never put on a command line that is printed)."""
     argv = [sys.executable, "-m", "auditor", "run", *(c.resolve(p) for p in schedule.playbooks)]
     for source in schedule.inventory:
         argv += ["-i", c.resolve(source)]
-    argv += ["--store", store_url] + (["--run-id", run_id] if run_id else [])
+    argv += (["--store", store_url] if store_url else []) + (["--run-id", run_id] if run_id else [])
     argv += ["--report", ",".join(schedule.report), "-o", str(c.output_of(schedule)), "--forks", str(schedule.forks), "-q"]
     if schedule.limit:
         argv += ["--limit", schedule.limit]

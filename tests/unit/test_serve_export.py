@@ -68,3 +68,15 @@ def test_cron_lines_lock_against_overlap_and_sleep_for_jitter(tmp_path: Path) ->
     line = text.splitlines()[-1]
     assert line.startswith("*/15 * * * * sleep $(shuf -i 0-30 -n 1) && flock -n /tmp/auditor-scan-fleet.lock ")
     assert " -m auditor run " in line
+
+
+@pytest.mark.parametrize("fmt", ["systemd", "cron"])
+def test_a_store_password_is_never_printed(tmp_path: Path, fmt: str) -> None:
+    loaded = load_serve_config(_config(tmp_path, every="15m"))
+    text = export(loaded, "postgresql://auditor:pa55w0rd-secret@db.example/auditor", fmt)  # type: ignore[arg-type]
+    assert "pa55w0rd-secret" not in text and "--store" not in text
+    assert text.startswith("# The store URL holds a password") and "AUDITOR_STORE=<url>" in text
+    if fmt == "systemd":
+        assert "EnvironmentFile=/etc/auditor/store.env" in text
+    plain = export(loaded, "sqlite:////var/lib/auditor/h.db", fmt)  # type: ignore[arg-type]
+    assert "--store sqlite:////var/lib/auditor/h.db" in plain and "EnvironmentFile" not in plain
