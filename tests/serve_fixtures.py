@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import yaml
 from auditor.lab.fleet import LabFleet
 from auditor.lab.generator import name_hosts
 from auditor.lab.scenarios import load_library
+from tests.notify_receivers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIT = str(ROOT / "playbooks" / "mirrored-mode.yml")
@@ -35,12 +35,6 @@ def fleet_of(scenarios: list[str], faults: dict[int, dict[str, object]] | None =
     library = {s.name: s for s in load_library()}
     members = name_hosts([library[n] for n in scenarios])
     return LabFleet(members, ports="free", faults={members[i].name: f for i, f in (faults or {}).items()})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(what: str, probe: Callable[[], Optional[T]], deadline_s: float = 120, proc: subprocess.Popen | None = None) -> T:

@@ -182,10 +182,9 @@ def is_check_mode(run: RunResult) -> bool:
 
 
 def _task_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
-    counts = {s.value: 0 for s in TaskStatus}
-    if parts is not None:
-        counts = dict(parts.tasks)
-    else:
+    """Tasks per status over the run (from ``parts`` when the hosts were counted as they streamed by)."""
+    counts = dict(parts.tasks) if parts is not None else {s.value: 0 for s in TaskStatus}
+    if parts is None:
         for host in run.hosts:
             for status, n in task_counts(host).items():
                 counts[status] += n

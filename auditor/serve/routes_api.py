@@ -89,10 +89,10 @@ def run_detail(request: Request, run_id: str) -> RunDetail:
 @router.get("/hosts", response_model=HostList, summary="Hosts of a run (default: the newest complete audit)")
 def hosts(request: Request, run: Optional[str] = None, q: str = "", verdict: str = "", status: str = "") -> HostList:
     try:
-        run_id, rows = views.host_rows(ctx(request).store, run, query=q, verdict=verdict, status=status)
+        run_id, rows = views.host_rows(ctx(request).store, run)
     except StoreMissing as exc:
         raise _missing(exc) from None
-    return HostList(run_id=run_id, hosts=rows)
+    return HostList(run_id=run_id, hosts=views.filter_rows(rows, query=q, verdict=verdict, status=status))
 
 
 @router.get("/hosts/{host}/history", response_model=views.HostDetail,

@@ -5,6 +5,7 @@ Filters and search are plain GET forms, so every view has a URL to share; the tr
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from importlib import resources
 from typing import Any, Optional
@@ -45,11 +46,16 @@ def _page(request: Request, template: str, code: int = 200, **values: Any) -> HT
     return HTMLResponse(html, code)
 
 
+@functools.cache
+def _stylesheet() -> str:
+    """The report's stylesheet and the dashboard's own parts, read once per process."""
+    report = resources.files("auditor.report") / "templates" / "report.css"
+    return report.read_text("utf-8") + (resources.files("auditor.serve") / "templates" / "dashboard.css").read_text("utf-8")
+
+
 @router.get("/static/dashboard.css")
 def stylesheet() -> Response:
-    templates = resources.files("auditor.report") / "templates"
-    css = (templates / "report.css").read_text("utf-8") + (resources.files("auditor.serve") / "templates" / "dashboard.css").read_text("utf-8")
-    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+    return Response(_stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -66,10 +72,11 @@ def fleet(request: Request) -> HTMLResponse:
 
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, q: str = "", verdict: str = "", status: str = "", page: int = 1) -> HTMLResponse:
-    run_id, rows = views.host_rows(ctx(request).store, None, query=q, verdict=verdict, status=status)
+    run_id, every = views.host_rows(ctx(request).store)  # one read: the filter's choices come from every host
+    rows = views.filter_rows(every, query=q, verdict=verdict, status=status)
     pages = max(1, -(-len(rows) // PAGE_ROWS))
     page = max(1, min(page, pages))
-    verdicts = sorted({r.verdict or "-" for r in views.host_rows(ctx(request).store, run_id)[1]}) if run_id else []
+    verdicts = sorted({r.verdict or "-" for r in every})
     return _page(request, "hosts.html.j2", title="Hosts", run_id=run_id, total=len(rows), page=page, pages=pages,
                  rows=rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], q=q, verdict=verdict, status=status,
                  verdicts=verdicts)

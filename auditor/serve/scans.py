@@ -106,7 +106,8 @@ class ScanRunner:
             state.runs.append(outcome.run_id)
             if self._on_started is not None:
                 self._on_started(outcome)
-            self._run_child(self.config.config.schedule(name), outcome)
+            schedule = self.config.config.schedule(name)
+            self._run_child(schedule, outcome)
             state.current, state.last = None, outcome
             if outcome.exit_code in COMPLETED_EXIT_CODES:
                 state.last_success = outcome.finished
@@ -116,7 +117,7 @@ class ScanRunner:
                                       "started": outcome.started.isoformat(), "finished": _iso(outcome.finished),
                                       "exit_code": outcome.exit_code})
             if self._on_finished is not None:
-                self._on_finished(self.config.config.schedule(name), outcome)
+                self._on_finished(schedule, outcome)
             return outcome
         finally:
             state.lock.release()

@@ -83,9 +83,13 @@ def labels() -> dict[str, VerdictInfo]:
 
 
 def label_of(verdict: Optional[str]) -> Optional[str]:
+    return _label(verdict, labels())
+
+
+def _label(verdict: Optional[str], catalogue: dict[str, VerdictInfo]) -> Optional[str]:
     if verdict is None:
         return None
-    info = labels().get(verdict)
+    info = catalogue.get(verdict)
     return info.label if info is not None else verdict
 
 
@@ -101,30 +105,27 @@ def fleet_now(store: Store, *, trend_runs: int = 20) -> FleetNow:
                     by_status=listing.by_status, trend=store.trend(listing.id, trend_runs), changes=changes)
 
 
-def host_rows(store: Store, run_id: Optional[str] = None, *, query: str = "", verdict: str = "", status: str = "",
-              needs_action: bool = False) -> tuple[Optional[str], list[HostRow]]:
-    """Hosts of ``run_id`` (default: the newest complete audit), filtered, worst first then by name."""
+def host_rows(store: Store, run_id: Optional[str] = None) -> tuple[Optional[str], list[HostRow]]:
+    """Hosts of ``run_id`` (default: the newest complete audit), worst first then by name."""
     if run_id is None:
         latest = store.latest_complete_run("audit")
         if latest is None:
             return None, []
         run_id = latest.id
     catalogue = labels()
-    rows = []
-    needle = query.strip().lower()
-    for name, s in store.host_summaries(run_id).items():
-        if needle and needle not in name.lower():
-            continue
-        if (verdict and (s.verdict or "-") != verdict) or (status and s.status != status):
-            continue
-        row = HostRow(host=name, status=s.status, verdict=s.verdict, label=label_of(s.verdict), confidence=s.confidence,
-                      needs_action=s.status != "ok")
-        if needs_action and not row.needs_action:
-            continue
-        rows.append(row)
+    rows = [HostRow(host=name, status=s.status, verdict=s.verdict, label=_label(s.verdict, catalogue),
+                    confidence=s.confidence, needs_action=s.status != "ok")
+            for name, s in store.host_summaries(run_id).items()]
     rank = {name: info.rank for name, info in catalogue.items()}
     rows.sort(key=lambda r: (not r.needs_action, -rank.get(r.verdict or "", 0), r.host))
     return run_id, rows
+
+
+def filter_rows(rows: list[HostRow], *, query: str = "", verdict: str = "", status: str = "") -> list[HostRow]:
+    """The rows whose name holds ``query`` (any case), with that headline verdict ('-': none) and outcome."""
+    needle = query.strip().lower()
+    return [r for r in rows if (not needle or needle in r.host.lower()) and (not verdict or (r.verdict or "-") == verdict)
+            and (not status or r.status == status)]
 
 
 def host_detail(store: Store, host: str, *, runs: int = TIMELINE_RUNS) -> HostDetail:

@@ -362,6 +362,8 @@ class Store:
             query = query.where(runs.c.state.in_([RunState.running.value, RunState.interrupted.value]))
         elif state is not None:
             query = query.where(runs.c.state == state.value)
+        if limit is not None and state not in (RunState.running, RunState.interrupted):
+            query = query.limit(limit)  # no state to recompute after reading: the database can stop early
         with self._guard(), read_transaction(self.engine) as conn:
             records = [self._record(r) for r in conn.execute(query)]
             if state is not None:
