@@ -12,7 +12,7 @@ from auditor.inventory.model import Host, Inventory
 from auditor.plan import build_plan
 from auditor.playbook import load_playbook
 from auditor.results import CheckStatus, HostStatus, PlaybookRef
-from auditor.runner import RunOptions, Runner, new_run
+from auditor.runner import RunOptions, Runner, might_contain, new_run
 from auditor.sinks import BaseSink
 from auditor.transports.base import AuthFailed, ConnectFailed, ExecResult, Transport
 
@@ -161,6 +161,18 @@ def test_secrets_never_reach_results(tmp_path):
     dumped = result.model_dump_json()
     assert "s3cret-pw" not in dumped
     assert result.hosts[0].all_checks()[0].evidence["pw"] == "********"
+
+
+def test_the_secret_search_finds_every_secret_the_scrub_would_mask(tmp_path):
+    """``might_contain`` lets a host skip the scrub; it must never say no where the scrub would change something."""
+    result, _ = run(tmp_path, {"on": "flag-on"})
+    host = result.hosts[0]
+    assert not might_contain(host, {"s3cret-pw"})
+    assert might_contain(host, {"flag is on"})          # in a check message
+    assert might_contain(host, {"Linux"})               # in evidence
+    # characters JSON escapes: never searched for, always scrubbed
+    for odd in ('pa"ss', "pa\\ss", "p\u00e4ss", "pa\tss", "snow\u2603"):
+        assert might_contain(host, {odd, "s3cret-pw"})
 
 
 def test_forks_bound_hosts_in_flight(tmp_path):
