@@ -145,15 +145,18 @@ def host_verdict(host: HostResult) -> str:
     return ", ".join(v.name for v in verdicts) if verdicts else "-"
 
 
-def print_recap(console: Console, run: RunResult, report_paths: list[str], recorded_in: str | None = None) -> None:
+def print_recap(console: Console, run: RunResult, report_paths: list[str], recorded_in: str | None = None, *,
+                worst: list[HostResult] | None = None, total: int | None = None) -> None:
     """A recap (hosts needing attention first, at most RECAP_ROWS, saying how many are left out and where they
     are), then where things went and the one-line fleet summary. On a terminal a table whose host names and
-    verdicts never wrap; without one, plain lines no wider than LOG_WIDTH."""
-    hosts = sorted(run.hosts, key=lambda h: _attention_rank(h, run))
-    shown = hosts[:RECAP_ROWS]
+    verdicts never wrap; without one, plain lines no wider than LOG_WIDTH. ``worst``/``total``: the recap's hosts
+    as a ``RunTally`` chose them, and how many hosts the run had (``run.hosts`` is then not read)."""
+    if worst is None:
+        worst, total = sorted(run.hosts, key=lambda h: _attention_rank(h, run)), len(run.hosts)
+    shown = worst[:RECAP_ROWS]
+    left = (total if total is not None else len(worst)) - len(shown)
     where = report_paths[0] if report_paths else "the reports"
-    more = (f"{len(hosts) - len(shown)} more hosts not shown here: every host is in {where}"
-            if len(hosts) > len(shown) else "")
+    more = f"{left} more hosts not shown here: every host is in {where}" if left > 0 else ""
     rows = [_recap_row(host, run) for host in shown]
     if console.is_terminal:
         table = Table(title="Recap", title_justify="left", show_lines=False)

@@ -230,6 +230,17 @@ class RunSummary(_Model):
     checks: dict[str, int] = Field(default_factory=dict)
     tasks: dict[str, int] = Field(default_factory=dict)
 
+    def add(self, host: "HostResult") -> None:
+        """Count one more host (a run that keeps no results counts each as it finishes)."""
+        self.hosts += 1
+        self.by_status[host.status.value] = self.by_status.get(host.status.value, 0) + 1
+        for verdict in host.verdicts():
+            self.by_verdict[verdict.name] = self.by_verdict.get(verdict.name, 0) + 1
+        for check in host.all_checks():
+            self.checks[check.status.value] = self.checks.get(check.status.value, 0) + 1
+        for task in host.all_tasks():
+            self.tasks[task.status.value] = self.tasks.get(task.status.value, 0) + 1
+
 
 class PlaybookRef(_Model):
     path: str
@@ -328,15 +339,9 @@ class RunResult(_Model):
         yield "interrupted", self.interrupted
 
     def compute_summary(self) -> RunSummary:
-        summary = RunSummary(hosts=len(self.hosts))
+        summary = RunSummary()
         for host in self.hosts:
-            summary.by_status[host.status.value] = summary.by_status.get(host.status.value, 0) + 1
-            for verdict in host.verdicts():
-                summary.by_verdict[verdict.name] = summary.by_verdict.get(verdict.name, 0) + 1
-            for check in host.all_checks():
-                summary.checks[check.status.value] = summary.checks.get(check.status.value, 0) + 1
-            for task in host.all_tasks():
-                summary.tasks[task.status.value] = summary.tasks.get(task.status.value, 0) + 1
+            summary.add(host)
         self.summary = summary
         return summary
 

@@ -30,6 +30,7 @@ from auditor.results import (
     RunKind,
     RunOptionsRecord,
     RunResult,
+    RunSummary,
     Timings,
     utcnow,
 )
@@ -80,15 +81,15 @@ class Runner:
         self.catalogue = verdict_catalogue()
         self._play_executor = play_executor
         self._transport_factory = transport_factory
-        # False: each full result goes to the sinks (the parent process, the history store) and only its slim
-        # form stays (HostResult.slim): memory stays flat whatever the fleet's size
+        # False: each full result goes to the sinks (the parent process, the history store) and is only counted
+        # here (``RunSummary.add``): memory stays flat whatever the fleet's size
         self._keep_results = keep_results
 
     async def run(self, plans: list[HostPlan], header: RunResult) -> RunResult:
         """Run every plan and return the run: ``header`` (see ``new_run``) with every host, in plan order,
         also when interrupted or stopped by a critical sink. ``header`` itself is not changed."""
         run = header.model_copy()
-        results: dict[str, HostResult] = {}
+        results = Finished(self._keep_results)
         sem = asyncio.Semaphore(max(1, self.options.forks))
         stop: list[str] = []
         tasks: list[asyncio.Task[None]] = []
@@ -97,7 +98,7 @@ class Runner:
             async with sem:
                 self.sinks.host_started(plan.name)
                 result = await self.run_host(plan)
-                results[plan.name] = result if self._keep_results else result.slim()  # the full one went to the sinks
+                results.add(result)
                 try:
                     self.sinks.host_finished(result)
                 except CriticalSinkFailed as exc:
@@ -121,22 +122,9 @@ class Runner:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-            self._finish(run, plans, results)
+            results.finish(run, plans, INTERRUPTED)
             self.sinks.run_finished(run)
         return run
-
-    def _finish(self, run: RunResult, plans: list[HostPlan], results: dict[str, HostResult]) -> None:
-        now = utcnow()
-        hosts = []
-        for plan in plans:  # never drop a host, whatever happened
-            result = results.get(plan.name)
-            if result is None:
-                result = _host_result(plan, HostStatus.error, now, now, error=INTERRUPTED)
-            hosts.append(result)
-        run.hosts = hosts
-        run.finished = now
-        run.compute_summary()
-        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
 
     async def run_host(self, plan: HostPlan) -> HostResult:
         """One host, start to finish, inside its deadline. Never raises (except cancellation)."""
@@ -235,6 +223,40 @@ class Runner:
             result.facts = bounded(gathered.facts)
         state.timings.checks_ms += round((time.perf_counter() - t) * 1000, 2)
         return result
+
+
+class Finished:
+    """The hosts of a run as they finish: each whole result (``keep``), or only counted (the full results went to
+    the sinks: a history store, a worker's pipe), so that memory stays flat at any fleet size."""
+
+    def __init__(self, keep: bool = True):
+        self.keep = keep
+        self.results: dict[str, HostResult] = {}
+        self.names: set[str] = set()
+        self.summary = RunSummary()
+
+    def add(self, result: HostResult) -> None:
+        if self.keep:
+            self.results[result.name] = result
+        else:
+            self.names.add(result.name)
+            self.summary.add(result)
+
+    def finish(self, run: RunResult, plans: list[HostPlan], why: str) -> None:
+        """Complete ``run``: every planned host, a host that did not finish as an error saying ``why`` (never
+        dropped). Without ``keep``, ``run.hosts`` holds only the hosts that did not finish; ``summary`` counts all."""
+        now = utcnow()
+        if self.keep:
+            run.hosts = [self.results.get(p.name) or _host_result(p, HostStatus.error, now, now, error=why) for p in plans]
+            run.compute_summary()
+        else:
+            run.hosts = [_host_result(p, HostStatus.error, now, now, error=why) for p in plans if p.name not in self.names]
+            summary = self.summary.model_copy(deep=True)
+            for host in run.hosts:
+                summary.add(host)
+            run.summary = summary
+        run.finished = now
+        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
 
 
 @dataclass

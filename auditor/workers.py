@@ -32,9 +32,8 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Iterable
 
 from auditor.plan import HostPlan
-from auditor.results import HostResult, RunResult, utcnow
-from auditor.rules import catalogue_of
-from auditor.runner import CheckHook, PlayExecutor, RunOptions, Runner, unfinished_host
+from auditor.results import HostResult, RunResult
+from auditor.runner import INTERRUPTED, CheckHook, Finished, PlayExecutor, RunOptions, Runner
 from auditor.secrets import Secret, export_values, import_values
 from auditor.sinks import BaseSink, CriticalSinkFailed, Sink, Sinks
 from auditor.transports.base import transport_module
@@ -186,7 +185,7 @@ def run_in_workers(
     per_worker = replace(options, forks=max(1, options.forks // workers))
     run = header.model_copy()
     out = Sinks(sinks)
-    results: dict[str, HostResult] = {}
+    results = Finished(keep_results)
     procs: list[Any] = []
     conns: list[Connection] = []
     stop: list[str] = []
@@ -206,7 +205,7 @@ def run_in_workers(
             child_end.close()
             procs.append(proc)
             conns.append(parent_end)
-        rss_kb = _collect(conns, results, out, keep_results)
+        rss_kb = _collect(conns, results, out)
         run.options.worker_peak_rss_mb = [round(kb / 1024, 1) for kb in rss_kb]
     except CriticalSinkFailed as exc:
         stop.append(str(exc))
@@ -220,17 +219,13 @@ def run_in_workers(
             proc.join(timeout=5)
         if stop:
             run.interrupted, run.stop_reason = True, stop[0]
-        why = "run interrupted before this host finished" if run.interrupted else WORKER_DIED
-        run.hosts = [results.get(p.name) or unfinished_host(p, why) for p in plans]
-        run.finished = utcnow()
+        results.finish(run, plans, INTERRUPTED if run.interrupted else WORKER_DIED)
         run.options.workers = workers
-        run.compute_summary()
-        run.verdict_catalogue = catalogue_of(run.summary.by_verdict)
         out.run_finished(run)
     return run
 
 
-def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks, keep: bool = True) -> list[int]:
+def _collect(conns: list[Connection], results: Finished, out: Sinks) -> list[int]:
     """Hand the workers' messages to ``out`` until every worker is done or gone; returns their peak RSS (KiB)."""
     rss_kb: list[int] = []
     open_conns = list(conns)
@@ -246,7 +241,7 @@ def _collect(conns: list[Connection], results: dict[str, HostResult], out: Sinks
                 out.host_started(message.name)
             elif isinstance(message, HostFinished):
                 result = HostResult.model_validate(json.loads(message.result_json))  # ~2.5x faster than validate_json here
-                results[result.name] = result if keep else result.slim()
+                results.add(result)
                 out.host_finished(result)
             elif isinstance(message, WorkerDone):
                 rss_kb.append(message.peak_rss_kb)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -18,10 +19,11 @@ from auditor.inventory.model import Inventory
 from auditor.inventory.retry import write_retry_file
 from auditor.failpolicy import FailPolicy, parse_fail_on
 from auditor.playbook.schema import Playbook
-from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, PreviousScan, RunResult
+from auditor.results import HOST_DOWN_STATUSES, HostResult, PreviousScan, RunResult, RunSummary
 from auditor.rules import catalogue_of
 from auditor.waivers import WaiverFile
 from auditor.runner import RunOptions
+from auditor.tally import RunTally
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when a run starts, not by every command
     from auditor.store.store import Store
@@ -48,6 +50,24 @@ def parse_formats(value: str) -> list[str]:
     return parse(value)
 
 
+@dataclass
+class AuditDone:
+    """What ``execute_audit`` leaves: the run as reported (its header and summary; ``hosts``: every host's slim form
+    when ``keep_hosts``, else only the hosts that did not finish), the report files, and the tally (the exit code).
+    Unpacks as ``run, paths``."""
+
+    run: RunResult
+    paths: list[Path]
+    tally: RunTally
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.run, self.paths))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.tally.exit_code(self.run.interrupted)
+
+
 def execute_audit(
     playbook_paths: list[str],
     inventory_sources: list[str],
@@ -66,10 +86,16 @@ def execute_audit(
     resume: str | None = None,
     verbose: int = 0,
     new_run_id: str | None = None,
-) -> tuple[RunResult, list[Path]]:
+    policy: FailPolicy = FailPolicy("needs-action"),
+    keep_hosts: bool = True,
+) -> AuditDone:
     """The main job for the command line: plan and run (``auditor.api``) with live progress, recorded in the
     history store (``store``: a URL, ``none``, or None for $AUDITOR_STORE / the default), then the reports (also
     after an interrupt; with what changed since the previous scan), the retry file and the recap.
+
+    Every full result goes to the store as it finishes; this process keeps counts (``RunTally``: exit code under
+    ``policy``, retry file, recap), and with ``keep_hosts`` each host's slim form too. The reports read the hosts
+    back from the store.
 
     ``resume``: the id of a stored run that was stopped (Ctrl-C, SIGTERM, SIGKILL, a crash): only its hosts
     without a result are audited, into that run, and the reports cover the whole run. ``waivers``: a loaded
@@ -86,6 +112,7 @@ def execute_audit(
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
     today = date.today()
     hook = WaiverHook(bind(waivers, inv), today) if waivers is not None else None
+    tally = RunTally(policy, keep_hosts=keep_hosts)
     with recording(store, scratch=True) as history:
         assert history.store is not None
         only_hosts, run_id = None, new_run_id
@@ -96,55 +123,78 @@ def execute_audit(
             only_hosts, run_id = history.store.missing_hosts(resume), resume
         plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths, inv, limit=limit, options=options,
                               connection=connection, only_hosts=only_hosts, run_id=run_id)
-        sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), *history.sinks([h.name for h in plan.hosts], create=resume is None)]
-        # every full result goes to the store as it finishes; this process keeps slim ones (flat memory)
+        sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), tally,
+                 *history.sinks([h.name for h in plan.hosts], create=resume is None)]
         run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False)
+        unfinished = run.hosts  # the hosts that never reached the sinks (an interrupt, a dead worker)
         if resume is not None:  # the run is every host recorded so far, this pass's and the earlier ones'
-            run = _resumed(run, history.store)
+            tally = RunTally(policy, keep_hosts=keep_hosts)
+            run = _resumed(run, history.store, tally)
+        else:
+            for host in unfinished:
+                tally.add(host)
+        planned = history.store.planned_hosts(run.run_id)
+        if keep_hosts:
+            assert tally.kept is not None
+            run.hosts = _in_order(tally.kept, planned)
         if waivers is not None:
             run.waivers = in_force_records(waivers, today=today)
         previous: dict[str, PreviousScan] = {}
         if not history.temporary:
             run.history, previous = history_of(run.run_id, history.store)
-        paths = write_reports(_from_store(run, history.store, previous), formats, output)
-    write_retry_file(output / "last.retry", [h.name for h in run.hosts if h.status is not HostStatus.ok])
+        paths = write_reports(_from_store(run, history.store, previous, planned, unfinished), formats, output)
+    not_ok = set(tally.not_ok)
+    write_retry_file(output / "last.retry", [name for name in planned if name in not_ok])
     if not quiet:
-        print_recap(console, run, [str(p) for p in paths], recorded_in=history.where)
-    return run, paths
+        print_recap(console, run, [str(p) for p in paths], recorded_in=history.where, worst=tally.recap_hosts(),
+                    total=tally.total)
+    return AuditDone(run, paths, tally)
 
 
-def _from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan]) -> RunResult:
-    """``run`` (slim hosts) as its reports need it: every host's full result read back from ``store`` batch by
-    batch as the writers go, in plan order; a host the store does not hold (a run interrupted before it finished)
-    stays as it is. The summary is counted in the store (slim hosts keep only their failed checks)."""
+def _in_order(hosts: list[HostResult], planned: list[str]) -> list[HostResult]:
+    position = {name: i for i, name in enumerate(planned)}
+    return sorted(hosts, key=lambda h: position.get(h.name, len(position)))
+
+
+def _from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan], planned: list[str],
+                unfinished: list[HostResult]) -> RunResult:
+    """``run`` as its reports need it: every planned host's full result read back from ``store`` batch by batch as
+    the writers go, in plan order; a host the store does not hold (it never finished) is its ``unfinished`` error."""
     from auditor.history.annotate import with_previous
     from auditor.report.stream import HostStream, streamed_run
 
-    slim = list(run.hosts)
+    missing = {h.name: h for h in unfinished}
 
     def hosts() -> Iterator[HostResult]:
-        for i in range(0, len(slim), 500):
-            chunk = slim[i:i + 500]
-            found = store.hosts_by_name(run.run_id, [h.name for h in chunk])
-            for host in chunk:
-                yield with_previous(found.get(host.name, host), previous)
+        for i in range(0, len(planned), 500):
+            chunk = planned[i:i + 500]
+            documents = store.documents_by_name(run.run_id, chunk)
+            for name in chunk:
+                document = documents.pop(name, None)
+                host = store.read_host(run.run_id, document) if document is not None else missing.get(name)
+                if host is not None:
+                    yield with_previous(host, previous)
 
-    header = run.model_copy(update={"hosts": []})
-    stored = store.run_header(run.run_id).summary
-    header.summary = run.summary.model_copy(update={"checks": stored.checks})
     # stored documents were scrubbed with the reports' own scrub (auditor.store.rows); unfinished hosts hold
     # nothing but their name and why
-    return streamed_run(header, HostStream(hosts, len(slim), redacted=True))
+    return streamed_run(run.model_copy(update={"hosts": []}), HostStream(hosts, run.summary.hosts, redacted=True))
 
 
-def _resumed(run: RunResult, store: Store) -> RunResult:
-    """A resumed run: every recorded host (slim), then this pass's unfinished ones, under this pass's header."""
-    recorded = [h.slim() for h in store.iter_hosts(run.run_id)]
-    names = {h.name for h in recorded}
-    hosts = recorded + [h for h in run.hosts if h.name not in names]
-    full = run.model_copy(update={"hosts": hosts, "started": store.get_run(run.run_id).started})
-    full.compute_summary()
-    full.verdict_catalogue = catalogue_of(full.summary.by_verdict)
+def _resumed(run: RunResult, store: Store, tally: RunTally) -> RunResult:
+    """A resumed run: every recorded host, then this pass's unfinished ones, counted into ``tally`` and the
+    summary, under this pass's header (``hosts``: the unfinished ones)."""
+    summary = RunSummary()
+    recorded: set[str] = set()
+    for host in store.iter_hosts(run.run_id):
+        recorded.add(host.name)
+        tally.add(host)
+        summary.add(host)
+    rest = [h for h in run.hosts if h.name not in recorded]
+    for host in rest:
+        tally.add(host)
+        summary.add(host)
+    full = run.model_copy(update={"hosts": rest, "started": store.get_run(run.run_id).started, "summary": summary})
+    full.verdict_catalogue = catalogue_of(summary.by_verdict)
     return full
 
 
@@ -244,11 +294,11 @@ def run_command(
     if list_hosts:
         return opt.print_list_hosts(books, inv, limit)
     console = Console(stderr=False)
-    run, _ = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
-                           output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
-                           playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose,
-                           new_run_id=run_id)
-    return int(exit_code_for(run, policy))
+    done = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
+                         output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
+                         playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose,
+                         new_run_id=run_id, policy=policy, keep_hosts=False)
+    return int(done.exit_code)
 
 
 def validate_command(

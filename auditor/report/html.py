@@ -78,39 +78,58 @@ def _block(entries: list[str]) -> str:
 @dataclass
 class PageParts:
     """What the page needs of each host's full result, gathered in one pass over a streamed run (the hosts are read
-    back from the history store once and never held together): table records, detail blocks, task counts, and
-    the one-line reason of each host that needs action."""
+    back from the history store once and never held together): table records (their values, under ``fields``),
+    detail blocks, counts, and the one-line reason of each host that needs action."""
 
-    rows: list[dict[str, Any]]
+    fields: list[str]
+    rows: list[list[Any]]
     details: list[str]
     tasks: dict[str, int]
     reasons: dict[str, str]
+    total: int = 0
+    statuses: dict[str, int] | None = None
+    verdicts: dict[str, int] | None = None
+    groups: set[str] | None = None
 
 
 def one_pass(run: RunResult, each: Callable[[HostResult], None] | None = None) -> tuple[RunResult, PageParts]:
-    """``run`` with each host's slim form (``HostResult.slim``: outcome, verdicts, failed checks), for grouping and
-    counting, and the parts of the page made from the full hosts as they stream by. ``each`` sees every full host
-    too (the JSON report is written in the same pass: the store is read once for both)."""
+    """``run`` holding the slim form (``HostResult.slim``) of only the hosts the page lists by name (those that
+    need action, those that changed since the previous scan), and the parts of the page made from the full hosts
+    as they stream by, counts of every host included. ``each`` sees every full host too (the JSON report is
+    written in the same pass: the store is read once for both)."""
     catalogue = run.verdict_catalogue
-    slims: list[HostResult] = []
-    parts = PageParts([], [], {s.value: 0 for s in TaskStatus}, {})
+    listed: list[HostResult] = []
+    parts = PageParts([], [], [], {s.value: 0 for s in TaskStatus}, {}, 0, {}, {}, set())
+    assert parts.statuses is not None and parts.verdicts is not None and parts.groups is not None
     chunk: list[str] = []
     for host in run.hosts:
         if each is not None:
             each(host)
-        slims.append(host.slim())
-        parts.rows.append(host_row(host, catalogue))
+        row = host_row(host, catalogue)
+        if not parts.fields:
+            parts.fields = list(row)
+        parts.rows.append(list(row.values()))
+        parts.total += 1
+        parts.statuses[host.status.value] = parts.statuses.get(host.status.value, 0) + 1
+        verdict = headline_verdict(host, catalogue)
+        name = verdict.name if verdict else _NO_VERDICT
+        parts.verdicts[name] = parts.verdicts.get(name, 0) + 1
+        parts.groups.update(host.groups)
         for status, n in task_counts(host).items():
             parts.tasks[status] += n
+        changed = host.previous is not None and host.previous.change != "unchanged"
         if attention(host, catalogue):
-            parts.reasons[host.name] = _reason(host, headline_verdict(host, catalogue))
+            parts.reasons[host.name] = _reason(host, verdict)
+            listed.append(host.slim())
+        elif changed:
+            listed.append(host.slim())
         chunk.append(host_details_json(host))
         if len(chunk) == DETAIL_CHUNK:
             parts.details.append(_block(chunk))
             chunk = []
     if chunk:
         parts.details.append(_block(chunk))
-    return run.model_copy(update={"hosts": slims}), parts
+    return run.model_copy(update={"hosts": listed}), parts
 
 
 _DATA_RE = re.compile(r'<script type="application/json" id="auditor-data">(.*?)</script>', re.S)
@@ -154,9 +173,9 @@ def _bars(counts: list[tuple[str, int, str]], values: list[str] | None = None) -
     return {"rows": rows, "height": 16 + 26 * len(rows)}
 
 
-def _verdict_counts(run: RunResult) -> list[tuple[str, int, str]]:
-    counts: dict[str, int] = {}
-    for host in run.hosts:
+def _verdict_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
+    counts: dict[str, int] = dict(parts.verdicts) if parts is not None and parts.verdicts is not None else {}
+    for host in run.hosts if parts is None else ():
         verdict = headline_verdict(host, run.verdict_catalogue)
         name = verdict.name if verdict else _NO_VERDICT
         counts[name] = counts.get(name, 0) + 1
@@ -165,9 +184,11 @@ def _verdict_counts(run: RunResult) -> list[tuple[str, int, str]]:
     return [(n, counts[n], "none" if n == _NO_VERDICT else info[n].tone) for n in ordered]
 
 
-def _status_counts(run: RunResult) -> list[tuple[str, int, str]]:
+def _status_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
     counts = {s.value: 0 for s in HostStatus}
-    for host in run.hosts:
+    if parts is not None and parts.statuses is not None:
+        counts.update(parts.statuses)
+    for host in run.hosts if parts is None else ():
         counts[host.status.value] += 1
     tones = {"ok": "ok", "failed": "risk"}
     return [(s, c, tones.get(s, "down")) for s, c in counts.items() if c]
@@ -317,26 +338,29 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
             rows.append({"host": h, "verdict": verdict, "reason": reason, "fix": fix_of[h.name]})
         action.append({"key": key, "title": ATTENTION[key][1], "total": len(hosts), "rows": rows})
     legend = {n: catalogue[n] for n in sorted(catalogue, key=lambda n: -catalogue[n].rank)}
-    all_groups = sorted({g for h in run.hosts for g in h.groups})
+    all_groups = sorted(parts.groups if parts is not None and parts.groups is not None
+                        else {g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
-    table: list[dict[str, Any]]
+    # one array per host under one list of field names: the names once, not 20,000 times
+    table_rows: list[list[Any]]
     if parts is not None:
-        table = parts.rows
-        for record in table:
-            fix = fix_of.get(record["name"])
-            record["fix"] = fix.kind if fix else ""
+        fields, table_rows = parts.fields, parts.rows
+        if table_rows:
+            name_at, fix_at = fields.index("name"), fields.index("fix")
+            for values in table_rows:
+                fix = fix_of.get(values[name_at])
+                values[fix_at] = fix.kind if fix else ""
     else:
         table = [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts]
-    fields = list(table[0]) if table else []
-    # one array per host under one list of field names: the names once, not 20,000 times
-    data = {"fields": fields, "rows": [list(r.values()) for r in table],
+        fields, table_rows = (list(table[0]) if table else []), [list(r.values()) for r in table]
+    data = {"fields": fields, "rows": table_rows,
             "tones": {n: i.tone for n, i in catalogue.items()}, "labels": {n: i.label for n, i in catalogue.items()},
             "kind": run.kind, "check_mode": check_mode, "chunk": DETAIL_CHUNK, "prefetch": PREFETCH_HOSTS}
     tasks = _task_counts(run, parts)
     task_rows = [(task_label(s, check_mode), c, tone) for s, c, tone in tasks]
-    charts = [("Hosts per outcome", _bars(_status_counts(run)), "outcome")]
-    verdicts = _verdict_counts(run)
+    charts = [("Hosts per outcome", _bars(_status_counts(run, parts)), "outcome")]
+    verdicts = _verdict_counts(run, parts)
     if remediation:
         charts.insert(0, ("Tasks per status", _bars(task_rows, [s for s, _, _ in tasks]), "task"))
     else:
@@ -347,7 +371,7 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
     )
     return _ENV.get_template("report.html.j2").render(
-        run=run, css=Markup(css), js=Markup(js), csp=csp, data=script_json(data),
+        run=run, hosts_total=parts.total if parts is not None else len(run.hosts), css=Markup(css), js=Markup(js), csp=csp, data=script_json(data),
         duration=_duration(run), started=_when(run.started), finished=_when(run.finished),
         charts=charts, remediation=remediation, check_mode=check_mode,
         task_statuses=[(s.value, task_label(s.value, check_mode)) for s in TaskStatus],
@@ -355,7 +379,7 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in verdicts], labels={n: i.label for n, i in catalogue.items()},
         changes=_changes(run), trend=_trend(run), waivers=run.waivers,
-        headline=headline(run, groups), fixes=[_fix_view(g, run) for g in fixes], details=parts.details if parts is not None else detail_blocks(run.hosts),
+        headline=headline(run, groups, parts.total if parts is not None else None), fixes=[_fix_view(g, run) for g in fixes], details=parts.details if parts is not None else detail_blocks(run.hosts),
     )
 
 

@@ -172,11 +172,12 @@ LOOK = VerdictFix(kind="review", title="Look at the evidence (manual)",
                        "details show which, with the evidence.")
 
 
-def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None) -> dict[str, Any]:
+def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None, total: int | None = None) -> dict[str, Any]:
     """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate
-    (``groups``: ``action_groups(run)`` when the caller has it already)."""
+    (``groups``: ``action_groups(run)`` when the caller has it already; ``total``: the run's hosts, when
+    ``run.hosts`` holds only some of them)."""
     groups = action_groups(run) if groups is None else groups
-    total, need = len(run.hosts), sum(len(h) for h in groups.values())
+    total, need = len(run.hosts) if total is None else total, sum(len(h) for h in groups.values())
     phrases = REMEDIATION_PHRASES if run.kind == "remediation" else HEADLINE_PHRASES
     parts = [(key, len(hosts), phrases[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
     if need:

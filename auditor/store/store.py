@@ -276,6 +276,11 @@ class Store:
             verdict_catalogue=catalogue_of(summary.by_verdict),
         )
 
+    def planned_hosts(self, run_id: str) -> list[str]:
+        """The run's host names in plan order (every host it set out to audit, recorded or not)."""
+        with self._guard(), read_transaction(self.engine) as conn:
+            return list(self._run_row(conn, run_id).planned_hosts)
+
     def iter_hosts(self, run_id: str, batch: int = 500) -> Iterator[HostResult]:
         """The run's host results in plan order (then any unplanned ones by name), read ``batch`` at a time."""
         with self._guard(), read_transaction(self.engine) as conn:
@@ -290,11 +295,19 @@ class Store:
 
     def hosts_by_name(self, run_id: str, names: Sequence[str]) -> dict[str, HostResult]:
         """The recorded results of ``names`` in run ``run_id`` (names without a result are left out)."""
+        return {name: self.read_host(run_id, doc) for name, doc in self.documents_by_name(run_id, names).items()}
+
+    def documents_by_name(self, run_id: str, names: Sequence[str]) -> dict[str, bytes]:
+        """The stored (compressed) documents of ``names``: a batch costs a few KB each until ``read_host`` makes a
+        result of one (tens of KB), so a caller going through a run holds one full host at a time."""
         with self._guard(), read_transaction(self.engine) as conn:
             docs = conn.execute(select(host_results.c.host, host_results.c.document)
                                 .where(host_results.c.run_id == run_id, host_results.c.host.in_(list(names)))).all()
+        return {d.host: d.document for d in docs}
+
+    def read_host(self, run_id: str, document: bytes) -> HostResult:
         try:
-            return {d.host: HostResult.model_validate(read_document(d.document)) for d in docs}
+            return HostResult.model_validate(read_document(document))
         except (ValidationError, ValueError) as exc:
             raise StoreError(f"run {run_id} holds a host result this auditor cannot read: {exc}", self.where) from None
 

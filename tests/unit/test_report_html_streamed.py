@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor.outcomes import needs_action
 from auditor.report.html import one_pass, write_html
 from auditor.report.redact import redact_run
 from auditor.report.stream import HostStream, streamed_run
-from auditor.results import RunResult
+from auditor.results import PreviousScan, RunHistory, RunResult
 from tests.report_factory import make_remediation_run, make_run
 
 
@@ -25,8 +26,23 @@ def _streamed(run: RunResult) -> tuple[RunResult, list[int]]:
     return streamed_run(run.model_copy(update={"hosts": []}), HostStream(read, len(hosts), redacted=True)), passes
 
 
-@pytest.mark.parametrize("run", [make_run(600, hostile=True), make_remediation_run(40, check_mode=True, hostile=True),
-                                 make_remediation_run(12)], ids=["audit", "remediation-check", "remediation"])
+def _with_history(run: RunResult) -> RunResult:
+    """Every third host changed since a previous scan, whether or not it needs action now."""
+    changes = ("regressed", "fixed", "changed", "new", "unreachable")
+    hosts = [h.model_copy(update={"previous": PreviousScan(run_id="prev00000000", change=changes[i % 5] if i % 3 == 0
+                                                            else "unchanged", verdict="HEALTHY_NAT", status="ok")})
+             for i, h in enumerate(run.hosts)]
+    counts: dict[str, int] = {}
+    for h in hosts:
+        assert h.previous is not None
+        counts[h.previous.change] = counts.get(h.previous.change, 0) + 1
+    history = RunHistory(previous_run_id="prev00000000", previous_started=run.started, changes=counts)
+    return run.model_copy(update={"hosts": hosts, "history": history})
+
+
+@pytest.mark.parametrize("run", [make_run(600, hostile=True), _with_history(make_run(300)),
+                                 make_remediation_run(40, check_mode=True, hostile=True), make_remediation_run(12)],
+                         ids=["audit", "audit-with-history", "remediation-check", "remediation"])
 def test_a_streamed_run_gives_the_same_page_in_one_pass(tmp_path: Path, run: RunResult) -> None:
     safe = redact_run(run)
     out = tmp_path / "out"  # the same folder for both: the fix commands name it
@@ -42,11 +58,15 @@ def test_a_streamed_run_gives_the_same_page_in_one_pass(tmp_path: Path, run: Run
     assert {p.name: p.read_bytes() for p in out.iterdir()} == beside  # the same .limit files beside it
 
 
-def test_one_pass_keeps_only_slim_hosts(tmp_path: Path) -> None:
+def test_one_pass_keeps_only_the_slim_hosts_the_page_names(tmp_path: Path) -> None:
     run = redact_run(make_run(300))
     streamed, _ = _streamed(run)
     view, parts = one_pass(streamed)
-    assert len(view.hosts) == len(parts.rows) == 300 and len(parts.details) == 2  # blocks of 250
+    assert len(parts.rows) == parts.total == 300 and len(parts.details) == 2  # blocks of 250
+    named = [h.name for h in run.hosts if needs_action(h, run.verdict_catalogue)]
+    assert 0 < len(named) < 300
+    assert [h.name for h in view.hosts] == named  # the rest are only counted
+    assert sum((parts.statuses or {}).values()) == 300 and sum((parts.verdicts or {}).values()) == 300
     assert all(c.evidence == {} for h in view.hosts for c in h.all_checks())
 
 

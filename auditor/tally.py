@@ -1,0 +1,68 @@
+"""What the command line keeps of a run whose full results went to the history store: counts, not results.
+
+A sink. Each host, as it finishes, is counted for the exit code (``--fail-on``: ``auditor.failpolicy``), named in
+the retry file when it is not ``ok``, and considered for the recap, which shows at most ``RECAP_ROWS`` hosts, those
+needing attention first. Memory does not grow with the fleet but for the retry file's names; ``keep_hosts`` also
+keeps every host's slim form (``HostResult.slim``) for callers that want them (the demo, tests).
+"""
+
+from __future__ import annotations
+
+from auditor.console import RECAP_ROWS
+from auditor.errors import ExitCode
+from auditor.failpolicy import FailPolicy
+from auditor.outcomes import ATTENTION, attention
+from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus
+from auditor.rules import verdict_catalogue
+from auditor.sinks import BaseSink
+
+class RunTally(BaseSink):
+    def __init__(self, policy: FailPolicy = FailPolicy("needs-action"), *, recap_rows: int = RECAP_ROWS,
+                 keep_hosts: bool = False):
+        self.policy = policy
+        self.catalogue = verdict_catalogue()
+        self.recap_rows = recap_rows
+        self.total = 0
+        self.down = 0          # hosts not audited (unreachable, auth failed, timed out, error)
+        self.failing = 0       # audited hosts the policy fails
+        self.not_ok: list[str] = []
+        self.kept: list[HostResult] | None = [] if keep_hosts else None
+        self._worst: list[tuple[tuple[int, str], HostResult]] = []
+
+    def host_finished(self, result: HostResult) -> None:
+        self.add(result)
+
+    def add(self, host: HostResult) -> None:
+        self.total += 1
+        if host.status in HOST_DOWN_STATUSES:
+            self.down += 1
+        elif self.policy.fails(host, self.catalogue):
+            self.failing += 1
+        if host.status is not HostStatus.ok:
+            self.not_ok.append(host.name)
+        slim = host.slim()
+        if self.kept is not None:
+            self.kept.append(slim)
+        why = attention(host, self.catalogue)
+        self._worst.append(((-ATTENTION[why][0] if why else 0, host.name), slim))
+        if len(self._worst) >= 2 * self.recap_rows:  # sorting now and then keeps it short and cheap
+            self._trim()
+
+    def _trim(self) -> None:
+        self._worst.sort(key=lambda item: item[0])
+        del self._worst[self.recap_rows:]
+
+    def recap_hosts(self) -> list[HostResult]:
+        """At most ``recap_rows`` hosts, those needing attention first (worst reason first), then by name."""
+        self._trim()
+        return [host for _, host in self._worst]
+
+    def exit_code(self, interrupted: bool) -> ExitCode:
+        """99 interrupted; 3 any host not audited (wins); 2 an audited host fails the policy; else 0."""
+        if interrupted:
+            return ExitCode.INTERRUPTED
+        if self.down:
+            return ExitCode.HOSTS_UNREACHABLE
+        if self.failing:
+            return ExitCode.CHECKS_FAILED
+        return ExitCode.OK
