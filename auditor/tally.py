@@ -15,6 +15,7 @@ from auditor.outcomes import ATTENTION, attention
 from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus
 from auditor.rules import verdict_catalogue
 from auditor.sinks import BaseSink
+from auditor.smallest import Smallest
 
 class RunTally(BaseSink):
     def __init__(self, policy: FailPolicy = FailPolicy("needs-action"), *, recap_rows: int = RECAP_ROWS,
@@ -27,7 +28,7 @@ class RunTally(BaseSink):
         self.failing = 0       # audited hosts the policy fails
         self.not_ok: list[str] = []
         self.kept: list[HostResult] | None = [] if keep_hosts else None
-        self._worst: list[tuple[tuple[int, str], HostResult]] = []
+        self._worst: Smallest[HostResult] = Smallest(recap_rows)
 
     def host_finished(self, result: HostResult) -> None:
         self.add(result)
@@ -44,18 +45,11 @@ class RunTally(BaseSink):
         if self.kept is not None:
             self.kept.append(slim)
         why = attention(host, self.catalogue)
-        self._worst.append(((-ATTENTION[why][0] if why else 0, host.name), slim))
-        if len(self._worst) >= 2 * self.recap_rows:  # sorting now and then keeps it short and cheap
-            self._trim()
-
-    def _trim(self) -> None:
-        self._worst.sort(key=lambda item: item[0])
-        del self._worst[self.recap_rows:]
+        self._worst.add((-ATTENTION[why][0] if why else 0, host.name), slim)
 
     def recap_hosts(self) -> list[HostResult]:
         """At most ``recap_rows`` hosts, those needing attention first (worst reason first), then by name."""
-        self._trim()
-        return [host for _, host in self._worst]
+        return self._worst.items()
 
     def exit_code(self, interrupted: bool) -> ExitCode:
         """99 interrupted; 3 any host not audited (wins); 2 an audited host fails the policy; else 0."""

@@ -123,6 +123,9 @@ def execute_audit(
             only_hosts, run_id = history.store.missing_hosts(resume), resume
         plan = api.plan_audit(playbooks if playbooks is not None else playbook_paths, inv, limit=limit, options=options,
                               connection=connection, only_hosts=only_hosts, run_id=run_id)
+        # plans hold what the run needs; the inventory (~3.5 KB a host) is let go before workers fork and hosts come
+        # back (a caller that still holds it keeps it, e.g. the demo)
+        del inv, inventory
         sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), tally,
                  *history.sinks([h.name for h in plan.hosts], create=resume is None)]
         run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False)
@@ -290,12 +293,14 @@ def run_command(
                                 connection=connection, formats=formats, output=output, quiet=quiet, store=store,
                                 broker=broker, shard_size=shard_size, vault_password_files=vault_password_file,
                                 vault_ids=vault_id, ask_vault_pass=ask_vault_pass, policy=policy)
-    inv = load_from_options(sources, vault_password_file, vault_id, ask_vault_pass)
     if list_hosts:
-        return opt.print_list_hosts(books, inv, limit)
+        return opt.print_list_hosts(books, load_from_options(sources, vault_password_file, vault_id, ask_vault_pass),
+                                    limit)
     console = Console(stderr=False)
-    done = execute_audit(paths, sources, limit=limit, options=options, formats=formats,
-                         output=output, console=console, quiet=quiet, connection=connection, inventory=inv,
+    # the inventory is not held here: execute_audit lets it go once the hosts are planned (flat memory)
+    done = execute_audit(paths, sources, limit=limit, options=options, formats=formats, output=output,
+                         console=console, quiet=quiet, connection=connection,
+                         inventory=load_from_options(sources, vault_password_file, vault_id, ask_vault_pass),
                          playbooks=books, store=store, waivers=waivers, resume=resume, verbose=verbose,
                          new_run_id=run_id, policy=policy, keep_hosts=False)
     return int(done.exit_code)

@@ -14,7 +14,7 @@ import gzip
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
@@ -27,8 +27,10 @@ from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
 from auditor.report.stream import is_streamed
 from auditor.report.view import (
-    FixGroup, action_groups, fix_groups, headline, host_details_json, host_row, shell_line, task_counts, task_label,
+    FixGroup, Needing, action_groups, fix_groups, headline, host_details_json, host_row, needing, needing_groups,
+    needing_order, shell_line, task_counts, task_label,
 )
+from auditor.smallest import Smallest
 from auditor.results import HOST_DOWN_STATUSES, HostResult, HostStatus, RunResult, Severity, TaskStatus, Verdict
 
 #: Rows shown per category in the "needs action" section; the table holds the rest.
@@ -76,60 +78,99 @@ def _block(entries: list[str]) -> str:
 
 
 @dataclass
+class Listed:
+    """What the page names host by host: every host needing action as a ``Needing`` record, grouped by ``ATTENTION``
+    key, the first ``NEEDS_ACTION_CAP`` of each group as slim hosts with their one-line reason, and the first
+    ``CHANGES_CAP`` hosts that changed since the previous scan with how many did."""
+
+    groups: dict[str, list[Needing]]
+    shown: dict[str, list[tuple[HostResult, str]]]
+    changed: list[HostResult]
+    changed_total: int
+
+
+def listed_of(run: RunResult) -> Listed:
+    """``Listed`` of a run held in memory."""
+    catalogue = run.verdict_catalogue
+    shown = {key: [(h, _reason(h, headline_verdict(h, catalogue))) for h in hosts[:NEEDS_ACTION_CAP]]
+             for key, hosts in action_groups(run).items()}
+    changed = sorted((h for h in run.hosts if _changed(h)), key=_change_order)
+    return Listed(needing_groups(run.hosts, run), shown, changed[:CHANGES_CAP], len(changed))
+
+
+def _changed(host: HostResult) -> bool:
+    return host.previous is not None and host.previous.change != "unchanged"
+
+
+def _change_order(host: HostResult) -> tuple[int, str]:
+    change = host.previous.change if host.previous is not None else ""
+    return (CHANGE_ORDER.index(change) if change in CHANGE_ORDER else len(CHANGE_ORDER), host.name)
+
+
+@dataclass
 class PageParts:
     """What the page needs of each host's full result, gathered in one pass over a streamed run (the hosts are read
     back from the history store once and never held together): table records (their values, under ``fields``),
-    detail blocks, counts, and the one-line reason of each host that needs action."""
+    detail blocks, counts, and the hosts it names (``listed``)."""
 
     fields: list[str]
     rows: list[list[Any]]
     details: list[str]
     tasks: dict[str, int]
-    reasons: dict[str, str]
+    listed: Listed
     total: int = 0
-    statuses: dict[str, int] | None = None
-    verdicts: dict[str, int] | None = None
-    groups: set[str] | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    groups: set[str] = field(default_factory=set)
 
 
 def one_pass(run: RunResult, each: Callable[[HostResult], None] | None = None) -> tuple[RunResult, PageParts]:
-    """``run`` holding the slim form (``HostResult.slim``) of only the hosts the page lists by name (those that
-    need action, those that changed since the previous scan), and the parts of the page made from the full hosts
-    as they stream by, counts of every host included. ``each`` sees every full host too (the JSON report is
-    written in the same pass: the store is read once for both)."""
+    """The parts of the page, made from the full hosts as they stream by; only the hosts the page names are kept
+    (slim), a few dozen, and records of those needing action; every other host is counted. ``each`` sees every
+    full host too (the JSON report is written in the same pass: the store is read once for both). The run comes
+    back without hosts."""
     catalogue = run.verdict_catalogue
-    listed: list[HostResult] = []
-    parts = PageParts([], [], [], {s.value: 0 for s in TaskStatus}, {}, 0, {}, {}, set())
-    assert parts.statuses is not None and parts.verdicts is not None and parts.groups is not None
+    needing_by: dict[str, list[Needing]] = {key: [] for key in ATTENTION}
+    shown: dict[str, Smallest[tuple[HostResult, str]]] = {key: Smallest(NEEDS_ACTION_CAP) for key in ATTENTION}
+    changed: Smallest[HostResult] = Smallest(CHANGES_CAP)
+    changed_total = 0
+    parts = PageParts([], [], [], {s.value: 0 for s in TaskStatus}, Listed({}, {}, [], 0))
     chunk: list[str] = []
     for host in run.hosts:
         if each is not None:
             each(host)
-        row = host_row(host, catalogue)
+        verdict = headline_verdict(host, catalogue)
+        why = attention(host, catalogue)
+        fix = None
+        if why:
+            item = needing(host, why, run)
+            needing_by[why].append(item)
+            fix = item.fix
+            shown[why].add(needing_order(item), (host.slim(), _reason(host, verdict)))
+        if _changed(host):
+            changed_total += 1
+            changed.add(_change_order(host), host.slim())
+        row = host_row(host, catalogue, fix)
         if not parts.fields:
             parts.fields = list(row)
         parts.rows.append(list(row.values()))
         parts.total += 1
         parts.statuses[host.status.value] = parts.statuses.get(host.status.value, 0) + 1
-        verdict = headline_verdict(host, catalogue)
         name = verdict.name if verdict else _NO_VERDICT
         parts.verdicts[name] = parts.verdicts.get(name, 0) + 1
         parts.groups.update(host.groups)
         for status, n in task_counts(host).items():
             parts.tasks[status] += n
-        changed = host.previous is not None and host.previous.change != "unchanged"
-        if attention(host, catalogue):
-            parts.reasons[host.name] = _reason(host, verdict)
-            listed.append(host.slim())
-        elif changed:
-            listed.append(host.slim())
         chunk.append(host_details_json(host))
         if len(chunk) == DETAIL_CHUNK:
             parts.details.append(_block(chunk))
             chunk = []
     if chunk:
         parts.details.append(_block(chunk))
-    return run.model_copy(update={"hosts": listed}), parts
+    for items in needing_by.values():
+        items.sort(key=needing_order)
+    parts.listed = Listed(needing_by, {key: best.items() for key, best in shown.items()}, changed.items(), changed_total)
+    return run.model_copy(update={"hosts": []}), parts
 
 
 _DATA_RE = re.compile(r'<script type="application/json" id="auditor-data">(.*?)</script>', re.S)
@@ -174,7 +215,7 @@ def _bars(counts: list[tuple[str, int, str]], values: list[str] | None = None) -
 
 
 def _verdict_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
-    counts: dict[str, int] = dict(parts.verdicts) if parts is not None and parts.verdicts is not None else {}
+    counts: dict[str, int] = dict(parts.verdicts) if parts is not None else {}
     for host in run.hosts if parts is None else ():
         verdict = headline_verdict(host, run.verdict_catalogue)
         name = verdict.name if verdict else _NO_VERDICT
@@ -186,7 +227,7 @@ def _verdict_counts(run: RunResult, parts: PageParts | None = None) -> list[tupl
 
 def _status_counts(run: RunResult, parts: PageParts | None = None) -> list[tuple[str, int, str]]:
     counts = {s.value: 0 for s in HostStatus}
-    if parts is not None and parts.statuses is not None:
+    if parts is not None:
         counts.update(parts.statuses)
     for host in run.hosts if parts is None else ():
         counts[host.status.value] += 1
@@ -284,22 +325,19 @@ def _trend(run: RunResult) -> dict[str, Any] | None:
     return {"columns": columns, "width": 60 + 56 * len(columns), "tones": TREND_TONES}
 
 
-def _changes(run: RunResult) -> dict[str, Any] | None:
+def _changes(run: RunResult, listed: Listed) -> dict[str, Any] | None:
     """"What changed since the previous scan": counts per change class and the changed hosts, worst first."""
     if run.history is None or run.history.previous_run_id is None:
         return None
-    changed = [h for h in run.hosts if h.previous is not None and h.previous.change != "unchanged"]
-    changed.sort(key=lambda h: (CHANGE_ORDER.index(h.previous.change) if h.previous and h.previous.change in CHANGE_ORDER
-                                else len(CHANGE_ORDER), h.name))
     rows = []
-    for host in changed[:CHANGES_CAP]:
+    for host in listed.changed:
         verdict = headline_verdict(host, run.verdict_catalogue)
         assert host.previous is not None
         rows.append({"host": host, "change": host.previous.change, "old": host.previous.verdict or host.previous.status or "",
                      "new": verdict.name if verdict else host.status.value})
     counts = [(c, run.history.changes.get(c, 0)) for c in CHANGE_ORDER]
     return {"previous": run.history.previous_run_id, "previous_started": _when(run.history.previous_started),
-            "counts": counts, "rows": rows, "total": len(changed)}
+            "counts": counts, "rows": rows, "total": listed.changed_total}
 
 
 def _when(value: datetime | None) -> str:
@@ -316,41 +354,31 @@ def render_html(run: RunResult, report_dir: str = "reports", limit_file: Callabl
 
     ``report_dir`` is the folder the fix commands write their reports (and retry files) under; ``limit_file(kind)``
     names the file a large fix group's command reads its hosts from (``write_html`` writes them)."""
-    groups = action_groups(run)
-    return _render(run, groups, fix_groups(run, report_dir, limit_file, groups))
+    listed = listed_of(run)
+    return _render(run, listed, fix_groups(run, report_dir, limit_file, listed.groups))
 
 
-def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[FixGroup],
-            parts: PageParts | None = None) -> str:
-    """``parts``: made from the full hosts in one pass (``one_pass``) while ``run`` holds their slim forms."""
+def _render(run: RunResult, listed: Listed, fixes: list[FixGroup], parts: PageParts | None = None) -> str:
+    """``parts``: made from the full hosts in one pass (``one_pass``); ``run`` then holds no host."""
     css = _static("report.css")
     js = _static("report.js")
     catalogue = run.verdict_catalogue
     fix_of = {name: g.fix for g in fixes for name in g.hosts}
     action = []
-    for key, hosts in groups.items():
-        if not hosts:
+    for key, items in listed.groups.items():
+        if not items:
             continue
-        rows = []
-        for h in hosts[:NEEDS_ACTION_CAP]:
-            verdict = headline_verdict(h, catalogue)
-            reason = parts.reasons.get(h.name, "") if parts is not None else _reason(h, verdict)
-            rows.append({"host": h, "verdict": verdict, "reason": reason, "fix": fix_of[h.name]})
-        action.append({"key": key, "title": ATTENTION[key][1], "total": len(hosts), "rows": rows})
+        rows = [{"host": h, "verdict": headline_verdict(h, catalogue), "reason": reason, "fix": fix_of[h.name]}
+                for h, reason in listed.shown[key]]
+        action.append({"key": key, "title": ATTENTION[key][1], "total": len(items), "rows": rows})
     legend = {n: catalogue[n] for n in sorted(catalogue, key=lambda n: -catalogue[n].rank)}
-    all_groups = sorted(parts.groups if parts is not None and parts.groups is not None
-                        else {g for h in run.hosts for g in h.groups})
+    all_groups = sorted(parts.groups if parts is not None else {g for h in run.hosts for g in h.groups})
     check_mode = is_check_mode(run)
     remediation = run.kind == "remediation"
     # one array per host under one list of field names: the names once, not 20,000 times
     table_rows: list[list[Any]]
-    if parts is not None:
+    if parts is not None:  # each row's fix was set in the pass
         fields, table_rows = parts.fields, parts.rows
-        if table_rows:
-            name_at, fix_at = fields.index("name"), fields.index("fix")
-            for values in table_rows:
-                fix = fix_of.get(values[name_at])
-                values[fix_at] = fix.kind if fix else ""
     else:
         table = [host_row(h, catalogue, fix_of.get(h.name)) for h in run.hosts]
         fields, table_rows = (list(table[0]) if table else []), [list(r.values()) for r in table]
@@ -378,8 +406,8 @@ def _render(run: RunResult, groups: dict[str, list[HostResult]], fixes: list[Fix
         action=action, groups=all_groups, attention_items=list(ATTENTION.items()), legend=legend,
         severities=[s.value for s in Severity], statuses=[s.value for s in HostStatus],
         verdict_names=[n for n, _, _ in verdicts], labels={n: i.label for n, i in catalogue.items()},
-        changes=_changes(run), trend=_trend(run), waivers=run.waivers,
-        headline=headline(run, groups, parts.total if parts is not None else None), fixes=[_fix_view(g, run) for g in fixes], details=parts.details if parts is not None else detail_blocks(run.hosts),
+        changes=_changes(run, listed), trend=_trend(run), waivers=run.waivers,
+        headline=headline(run, listed.groups, parts.total if parts is not None else None), fixes=[_fix_view(g, run) for g in fixes], details=parts.details if parts is not None else detail_blocks(run.hosts),
     )
 
 
@@ -392,10 +420,10 @@ def write_html(run: RunResult, out_dir: Path, prepared: tuple[RunResult, PagePar
         run, parts = prepared
     elif is_streamed(run):  # hosts read back from the store: one pass over them, never all held at once
         run, parts = one_pass(run)
-    groups = action_groups(run)
-    fixes = fix_groups(run, str(out_dir), limit_files(path), groups)
+    listed = parts.listed if parts is not None else listed_of(run)
+    fixes = fix_groups(run, str(out_dir), limit_files(path), listed.groups)
     for group in fixes:
         if group.limit_file:
             atomic_write(Path(group.limit_file), "".join(f"{name}\n" for name in group.hosts).encode("utf-8"))
-    atomic_write(path, _render(run, groups, fixes, parts).encode("utf-8"))
+    atomic_write(path, _render(run, listed, fixes, parts).encode("utf-8"))
     return path

@@ -7,7 +7,7 @@ decides what needs action): what a host's severity is, which hosts need action f
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -124,6 +124,42 @@ def _drop_empty(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if v not in (None, "", [], {})}
 
 
+@dataclass(frozen=True)
+class Needing:
+    """A host that needs action, as much as the page's counts, fix groups and their commands need (no result held:
+    a run of 20,000 hosts may have as many)."""
+
+    name: str
+    why: str                 # its ``ATTENTION`` key
+    verdict: str | None      # its headline verdict's name
+    status: str
+    vrank: int               # the verdict's catalogue rank (0 without one): worst first within a group
+    fix: VerdictFix
+
+
+def needing(host: HostResult, why: str, run: RunResult) -> Needing:
+    verdict = headline_verdict(host, run.verdict_catalogue)
+    return Needing(host.name, why, verdict.name if verdict else None, host.status.value,
+                   verdict_info(verdict.name, run.verdict_catalogue).rank if verdict else 0, _fix_of(host, why, run))
+
+
+def needing_order(item: Needing) -> tuple[int, str]:
+    """Within a group: worst verdict first, then by name (``action_groups``' order)."""
+    return (-item.vrank, item.name)
+
+
+def needing_groups(hosts: Iterable[HostResult], run: RunResult) -> dict[str, list[Needing]]:
+    """``action_groups`` as ``Needing`` records."""
+    groups: dict[str, list[Needing]] = {key: [] for key in ATTENTION}
+    for host in hosts:
+        why = attention(host, run.verdict_catalogue)
+        if why:
+            groups[why].append(needing(host, why, run))
+    for items in groups.values():
+        items.sort(key=needing_order)
+    return groups
+
+
 def action_groups(run: RunResult) -> dict[str, list[HostResult]]:
     """Hosts that need action, grouped by ``ATTENTION`` key (worst group first, worst verdict first)."""
     catalogue = run.verdict_catalogue
@@ -172,11 +208,11 @@ LOOK = VerdictFix(kind="review", title="Look at the evidence (manual)",
                        "details show which, with the evidence.")
 
 
-def headline(run: RunResult, groups: dict[str, list[HostResult]] | None = None, total: int | None = None) -> dict[str, Any]:
+def headline(run: RunResult, groups: Mapping[str, Sized] | None = None, total: int | None = None) -> dict[str, Any]:
     """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate
     (``groups``: ``action_groups(run)`` when the caller has it already; ``total``: the run's hosts, when
     ``run.hosts`` holds only some of them)."""
-    groups = action_groups(run) if groups is None else groups
+    groups = needing_groups(run.hosts, run) if groups is None else groups
     total, need = len(run.hosts) if total is None else total, sum(len(h) for h in groups.values())
     phrases = REMEDIATION_PHRASES if run.kind == "remediation" else HEADLINE_PHRASES
     parts = [(key, len(hosts), phrases[key][len(hosts) != 1]) for key, hosts in groups.items() if hosts]
@@ -216,24 +252,20 @@ def _fix_of(host: HostResult, why: str, run: RunResult) -> VerdictFix:
 
 
 def fix_groups(run: RunResult, report_dir: str = "reports", limit_file: Callable[[str], str] | None = None,
-               groups: dict[str, list[HostResult]] | None = None) -> list[FixGroup]:
+               groups: dict[str, list[Needing]] | None = None) -> list[FixGroup]:
     """Hosts that need action, grouped by the kind of fix their headline verdict calls for, worst group first, each
     with the exact command that applies the fix to those hosts: ``auditor remediate PLAYBOOK -i INVENTORY --limit
     HOSTS [options] -o REPORT_DIR/<kind>`` (remediate writes the hosts it could not fix to ``<that folder>/last.retry``);
     ``auditor run`` again for hosts not audited. ``limit_file(kind)`` names the file a group of more than
     ``INLINE_LIMIT`` hosts is read from (the HTML writer writes it next to the report); without it, names go inline."""
-    catalogue = run.verdict_catalogue
     by_kind: dict[str, FixGroup] = {}
-    for key, hosts in (action_groups(run) if groups is None else groups).items():
-        for host in hosts:
-            fix = _fix_of(host, key, run)
-            group = by_kind.setdefault(fix.kind, FixGroup(fix))
-            group.hosts.append(host.name)
-            verdict = headline_verdict(host, catalogue)
-            name = verdict.name if verdict else host.status.value
+    for key, items in (needing_groups(run.hosts, run) if groups is None else groups).items():
+        for item in items:
+            group = by_kind.setdefault(item.fix.kind, FixGroup(item.fix))
+            group.hosts.append(item.name)
+            name = item.verdict or item.status
             group.verdicts[name] = group.verdicts.get(name, 0) + 1
-            vrank = verdict_info(verdict.name, catalogue).rank if verdict else 0
-            group.rank = max(group.rank, ATTENTION[key][0] * 1000 + vrank)
+            group.rank = max(group.rank, ATTENTION[key][0] * 1000 + item.vrank)
     ordered = sorted(by_kind.values(), key=lambda g: (-g.rank, g.fix.kind))
     for group in ordered:
         _command(group, run, report_dir, limit_file)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.outcomes import needs_action
-from auditor.report.html import one_pass, write_html
+from auditor.report.html import CHANGES_CAP, NEEDS_ACTION_CAP, one_pass, write_html
+from auditor.report.view import action_groups
 from auditor.report.redact import redact_run
 from auditor.report.stream import HostStream, streamed_run
 from auditor.results import PreviousScan, RunHistory, RunResult
@@ -59,15 +59,19 @@ def test_a_streamed_run_gives_the_same_page_in_one_pass(tmp_path: Path, run: Run
 
 
 def test_one_pass_keeps_only_the_slim_hosts_the_page_names(tmp_path: Path) -> None:
-    run = redact_run(make_run(300))
+    run = redact_run(_with_history(make_run(600)))
     streamed, _ = _streamed(run)
     view, parts = one_pass(streamed)
-    assert len(parts.rows) == parts.total == 300 and len(parts.details) == 2  # blocks of 250
-    named = [h.name for h in run.hosts if needs_action(h, run.verdict_catalogue)]
-    assert 0 < len(named) < 300
-    assert [h.name for h in view.hosts] == named  # the rest are only counted
-    assert sum((parts.statuses or {}).values()) == 300 and sum((parts.verdicts or {}).values()) == 300
-    assert all(c.evidence == {} for h in view.hosts for c in h.all_checks())
+    assert view.hosts == [] and len(parts.rows) == parts.total == 600 and len(parts.details) == 3  # blocks of 250
+    assert sum(parts.statuses.values()) == 600 and sum(parts.verdicts.values()) == 600
+    groups = action_groups(run)
+    assert {k: [n.name for n in v] for k, v in parts.listed.groups.items()} == {k: [h.name for h in v] for k, v in groups.items()}
+    assert any(len(v) > NEEDS_ACTION_CAP for v in groups.values())  # so the cap is exercised
+    for key, hosts in groups.items():  # only the first of each group are held, as slim hosts
+        assert [h.name for h, _ in parts.listed.shown[key]] == [h.name for h in hosts[:NEEDS_ACTION_CAP]]
+        assert all(c.evidence == {} for h, _ in parts.listed.shown[key] for c in h.all_checks())
+    changed = [h for h in run.hosts if h.previous is not None and h.previous.change != "unchanged"]
+    assert parts.listed.changed_total == len(changed) > CHANGES_CAP == len(parts.listed.changed)
 
 
 def test_json_and_html_of_a_streamed_run_come_from_one_read(tmp_path: Path) -> None:
