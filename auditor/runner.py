@@ -89,13 +89,17 @@ class Runner:
         """Run every plan and return the run: ``header`` (see ``new_run``) with every host, in plan order,
         also when interrupted or stopped by a critical sink. ``header`` itself is not changed."""
         run = header.model_copy()
-        results = Finished(self._keep_results)
-        sem = asyncio.Semaphore(max(1, self.options.forks))
+        results = Finished(plans, self._keep_results)
         stop: list[str] = []
         tasks: list[asyncio.Task[None]] = []
+        waiting = iter(plans)  # shared by the lanes: each plan is taken once
 
-        async def one(plan: HostPlan) -> None:
-            async with sem:
+        async def lane() -> None:
+            # ``forks`` lanes take hosts one after the other: a task per lane, not per host (20,000 tasks would
+            # cost ~25 MB before the first host finished)
+            for plan in waiting:
+                if stop:
+                    return
                 self.sinks.host_started(plan.name)
                 result = await self.run_host(plan)
                 results.add(result)
@@ -109,7 +113,7 @@ class Runner:
 
         try:
             self.sinks.run_started(run, len(plans))
-            tasks.extend(asyncio.ensure_future(one(p)) for p in plans)
+            tasks.extend(asyncio.ensure_future(lane()) for _ in range(min(max(1, self.options.forks), len(plans))))
             await asyncio.gather(*tasks)
         except CriticalSinkFailed as exc:
             stop.append(str(exc))
@@ -229,17 +233,21 @@ class Finished:
     """The hosts of a run as they finish: each whole result (``keep``), or only counted (the full results went to
     the sinks: a history store, a worker's pipe), so that memory stays flat at any fleet size."""
 
-    def __init__(self, keep: bool = True):
+    def __init__(self, plans: list[HostPlan], keep: bool = True):
         self.keep = keep
         self.results: dict[str, HostResult] = {}
-        self.names: set[str] = set()
+        # which plans finished, by position: a flag each, not a name that would outlive the result it came with
+        self._position = {p.name: i for i, p in enumerate(plans)}
+        self._done = bytearray(len(plans))
         self.summary = RunSummary()
 
     def add(self, result: HostResult) -> None:
         if self.keep:
             self.results[result.name] = result
         else:
-            self.names.add(result.name)
+            at = self._position.get(result.name)
+            if at is not None:
+                self._done[at] = 1
             self.summary.add(result)
 
     def finish(self, run: RunResult, plans: list[HostPlan], why: str) -> None:
@@ -250,7 +258,7 @@ class Finished:
             run.hosts = [self.results.get(p.name) or _host_result(p, HostStatus.error, now, now, error=why) for p in plans]
             run.compute_summary()
         else:
-            run.hosts = [_host_result(p, HostStatus.error, now, now, error=why) for p in plans if p.name not in self.names]
+            run.hosts = [_host_result(p, HostStatus.error, now, now, error=why) for i, p in enumerate(plans) if not self._done[i]]
             summary = self.summary.model_copy(deep=True)
             for host in run.hosts:
                 summary.add(host)

@@ -8,6 +8,8 @@ keeps every host's slim form (``HostResult.slim``) for callers that want them (t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from auditor.console import RECAP_ROWS
 from auditor.errors import ExitCode
 from auditor.failpolicy import FailPolicy
@@ -19,7 +21,7 @@ from auditor.smallest import Smallest
 
 class RunTally(BaseSink):
     def __init__(self, policy: FailPolicy = FailPolicy("needs-action"), *, recap_rows: int = RECAP_ROWS,
-                 keep_hosts: bool = False):
+                 keep_hosts: bool = False, names: Iterable[str] = ()):
         self.policy = policy
         self.catalogue = verdict_catalogue()
         self.recap_rows = recap_rows
@@ -27,6 +29,9 @@ class RunTally(BaseSink):
         self.down = 0          # hosts not audited (unreachable, auth failed, timed out, error)
         self.failing = 0       # audited hosts the policy fails
         self.not_ok: list[str] = []
+        # the planned names' own strings: a name kept for the retry file is not a new string per host, allocated
+        # between a result's objects (kept, it would pin their freed memory)
+        self._names = {name: name for name in names}
         self.kept: list[HostResult] | None = [] if keep_hosts else None
         self._worst: Smallest[HostResult] = Smallest(recap_rows)
 
@@ -40,7 +45,7 @@ class RunTally(BaseSink):
         elif self.policy.fails(host, self.catalogue):
             self.failing += 1
         if host.status is not HostStatus.ok:
-            self.not_ok.append(host.name)
+            self.not_ok.append(self._names.get(host.name, host.name))
         slim = host.slim()
         if self.kept is not None:
             self.kept.append(slim)

@@ -2,7 +2,7 @@
 
 Python runs one thread at a time, and the WinRM and SSH client libraries burn CPU per host (HTTP,
 NTLM sealing, SSH crypto), so one process tops out at one core. With ``workers > 1`` the plans are
-dealt round-robin to that many processes: forked when the parent runs no other thread (instant,
+dealt to that many processes in round-robin blocks: forked when the parent runs no other thread (instant,
 nothing re-imported), otherwise spawned (the parent may run threads, e.g. the lab fleet of
 ``auditor demo``, whose locks ``fork`` would copy in an unknown state). Each worker runs the ordinary
 ``Runner`` on its share with a ``PipeSink`` that sends typed messages (``HostStarted``,
@@ -65,6 +65,21 @@ def auto_workers(hosts: int, cpus: int | None = None) -> int:
     """The default for ``--workers 0``: one process per core, but only when each gets real work."""
     cpus = cpus or os.cpu_count() or 1
     return max(1, min(cpus, 8, hosts // MIN_HOSTS_PER_WORKER))
+
+
+#: Hosts dealt to a worker at a time. A forked worker copies each memory page of the parent's plans it touches
+#: (reference counts are writes): hosts dealt one by one would have both workers touch, and copy, nearly every
+#: page; in blocks each copies about its own share (20,000 hosts: ~22 instead of ~34 MB per worker, measured).
+DEAL_BLOCK = 64
+
+
+def deal(plans: list[HostPlan], workers: int) -> list[list[HostPlan]]:
+    """The workers' shares: blocks of ``DEAL_BLOCK`` consecutive plans, dealt round-robin (each worker gets every
+    kind of host an inventory groups together)."""
+    shares: list[list[HostPlan]] = [[] for _ in range(workers)]
+    for block, start in enumerate(range(0, len(plans), DEAL_BLOCK)):
+        shares[block % workers].extend(plans[start:start + DEAL_BLOCK])
+    return shares
 
 
 def transport_modules(plans: list[HostPlan]) -> list[str]:
@@ -181,11 +196,11 @@ def run_in_workers(
     # checked after the preload too: an import that started a thread would make fork unsafe
     ctx: Any = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     forked = ctx.get_start_method() == "fork"
-    shares = [plans[i::workers] for i in range(workers)]
+    shares = deal(plans, workers)
     per_worker = replace(options, forks=max(1, options.forks // workers))
     run = header.model_copy()
     out = Sinks(sinks)
-    results = Finished(keep_results)
+    results = Finished(plans, keep_results)
     procs: list[Any] = []
     conns: list[Connection] = []
     stop: list[str] = []

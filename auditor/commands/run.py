@@ -112,7 +112,6 @@ def execute_audit(
     inv = inventory if inventory is not None else load_inventory(inventory_sources)
     today = date.today()
     hook = WaiverHook(bind(waivers, inv), today) if waivers is not None else None
-    tally = RunTally(policy, keep_hosts=keep_hosts)
     with recording(store, scratch=True) as history:
         assert history.store is not None
         only_hosts, run_id = None, new_run_id
@@ -126,6 +125,7 @@ def execute_audit(
         # plans hold what the run needs; the inventory (~3.5 KB a host) is let go before workers fork and hosts come
         # back (a caller that still holds it keeps it, e.g. the demo)
         del inv, inventory
+        tally = RunTally(policy, keep_hosts=keep_hosts, names=(h.name for h in plan.hosts))
         sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), tally,
                  *history.sinks([h.name for h in plan.hosts], create=resume is None)]
         run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False)

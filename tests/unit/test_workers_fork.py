@@ -75,3 +75,15 @@ def test_forked_workers_start_from_frozen_objects_and_the_parent_unfreezes(tmp_p
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["frozen=True", "frozen=True", "0"]
+
+
+def test_hosts_are_dealt_in_blocks_each_exactly_once() -> None:
+    from types import SimpleNamespace
+
+    from auditor.workers import DEAL_BLOCK, deal
+
+    plans = [SimpleNamespace(name=f"h{i}") for i in range(5 * DEAL_BLOCK + 7)]
+    shares = deal(plans, 3)  # type: ignore[arg-type]
+    assert sorted(p.name for share in shares for p in share) == sorted(p.name for p in plans)
+    assert [len(s) for s in shares] == [2 * DEAL_BLOCK, 2 * DEAL_BLOCK, DEAL_BLOCK + 7]
+    assert shares[1][:DEAL_BLOCK] == plans[DEAL_BLOCK:2 * DEAL_BLOCK]  # consecutive hosts stay together
