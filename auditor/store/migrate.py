@@ -24,7 +24,7 @@ from auditor.store.urls import display_url
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest revision in ``migrations/versions`` (a test keeps the two in step); lets an up-to-date store
 #: open without loading Alembic's script directory.
-HEAD = "0002"
+HEAD = "0003"
 _PG_LOCK_KEY = 0x6175646974  # "audit": one advisory lock id for store migrations
 
 

@@ -97,6 +97,8 @@ host_results = Table(
     Column("document", LargeBinary, nullable=False),       # zlib(JSON of the scrubbed, bounded HostResult)
     Column("cut", Text),                                   # what the bounds removed, for a reader
     Column("recorded", UTCDateTime, nullable=False),
+    # counts per run (trend, serve) and drift read these without the rows' documents (migration 0003)
+    Index("ix_host_results_summary", "run_id", "status", "verdict", "check_digest", "host"),
 )
 
 check_results = Table(
