@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from auditor.errors import BadInputError, TransportError
-from auditor.inventory.connection import ConnectionDefaults, connection_request, host_platform, resolve_spec
+from auditor.inventory.connection import ConnectionDefaults, SpecCache, host_platform, plan_connection
 from auditor.inventory.model import Host, Inventory
 from auditor.inventory.patterns import limit_hosts
 from auditor.playbook.schema import Play, Playbook
@@ -44,24 +43,71 @@ class HostPlan:
 
 
 def host_plan(host: Host, cli: ConnectionDefaults) -> HostPlan:
-    """One host's plan without plays: its connection resolved once (see ``resolve_spec`` for precedence)."""
-    try:
-        request = connection_request(host)
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(f"host {host.name!r}: bad connection variables: {exc}") from None
-    spec: ConnectionSpec | None
-    error = None
-    try:
-        spec = resolve_spec(request, cli)
-    except TransportError as exc:
-        spec, error = None, str(exc)
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(f"host {host.name!r}: bad connection variables: {exc}") from None
+    """One host's plan without plays, computed on its own: its connection resolved once (see ``resolve_spec``
+    for precedence). ``build_plan`` gives every host exactly this, sharing the work hosts of a group have in
+    common."""
+    conn = plan_connection(host, cli)
     return HostPlan(
-        name=host.name, platform=host_platform(host.vars), groups=list(host.groups), address=request.host,
-        connection=request.connection, spec=spec, spec_error=error, variables=public_vars(host.vars),
+        name=host.name, platform=host_platform(host.vars), groups=list(host.groups), address=conn.address,
+        connection=conn.connection, spec=conn.spec, spec_error=conn.error, variables=public_vars(host.vars),
         secrets=tuple(Secret(v) for v in sorted(secret_values(host.vars))),
     )
+
+
+class _Planner:
+    """``host_plan`` for many hosts: what depends only on a host's group variables (``Host.inherited``) is
+    computed once per group set, and equal values are shared between plans (one ``Secret`` per secret value,
+    one masked copy of the group variables), which also keeps plans small when they are pickled to workers."""
+
+    def __init__(self, cli: ConnectionDefaults):
+        self.cli = cli
+        self.specs = SpecCache(cli)
+        self.public: dict[int, dict[str, Any]] = {}                        # id(inherited) -> masked
+        self.inherited_secrets: dict[tuple[Any, ...], frozenset[str]] = {}  # (id(inherited), overridden keys)
+        self.secret: dict[str, Secret] = {}
+        self.secret_tuples: dict[frozenset[str], tuple[Secret, ...]] = {}
+
+    def plan(self, host: Host) -> HostPlan:
+        own = _own_vars(host)
+        base = host.inherited
+        if own is None or base is None:
+            return host_plan(host, self.cli)
+        conn = self.specs.resolve(host, own)
+        public = self.public.get(id(base))
+        if public is None:  # the keyed dict stays alive: SpecCache holds it
+            public = self.public[id(base)] = public_vars(base)
+        key = (id(base), tuple(k for k in own if k in base))
+        inherited = self.inherited_secrets.get(key)
+        if inherited is None:
+            inherited = self.inherited_secrets[key] = frozenset(
+                secret_values({k: v for k, v in base.items() if k not in own}))
+        values = inherited | secret_values(own) if own else inherited
+        secrets = self.secret_tuples.get(values)
+        if secrets is None:
+            secrets = self.secret_tuples[values] = tuple(self._secret(v) for v in sorted(values))
+        return HostPlan(
+            name=host.name, platform=host_platform(host.vars), groups=list(host.groups), address=conn.address,
+            connection=conn.connection, spec=conn.spec, spec_error=conn.error,
+            variables={**public, **public_vars(own)} if own else dict(public), secrets=secrets,
+        )
+
+    def _secret(self, value: str) -> Secret:
+        secret = self.secret.get(value)
+        if secret is None:
+            secret = self.secret[value] = Secret(value)
+        return secret
+
+
+def _own_vars(host: Host) -> dict[str, Any] | None:
+    """The host's variables that are not the very values of its ``inherited`` ones, in ``vars`` order; None
+    when ``vars`` is not ``inherited`` updated with them (no ``inherited``, or a variable removed since)."""
+    base = host.inherited
+    if base is None:
+        return None
+    missing = object()
+    own = {k: v for k, v in host.vars.items() if base.get(k, missing) is not v}
+    added = sum(1 for k in own if k not in base)
+    return own if len(host.vars) - added == len(base) else None  # every inherited key is still there
 
 
 def build_plan(
@@ -72,24 +118,26 @@ def build_plan(
     only_hosts: Iterable[str] | None = None,
 ) -> list[HostPlan]:
     """Every host selected by some play (and by --limit, and ``only_hosts`` when given), in inventory order,
-    with its plays in order. Linear in hosts x plays."""
+    with its plays in order. Linear in hosts x plays; each host's plan is what ``host_plan`` gives it."""
     allowed: set[str] | None = None
     if limit:
         allowed = {h.name for h in limit_hosts(inventory, list(inventory.hosts.values()), limit)}
     if only_hosts is not None:
         wanted = set(only_hosts)
         allowed = wanted if allowed is None else allowed & wanted
+    planner = _Planner(cli)
     by_host: dict[str, HostPlan] = {}
     for playbook in playbooks:
         book_id = playbook_id(playbook)
         for play in playbook.plays:
+            planned = PlannedPlay(playbook.path, play, book_id)  # the same for every host of the play
             for host in inventory.select(play.hosts):
                 if allowed is not None and host.name not in allowed:
                     continue
                 plan = by_host.get(host.name)
                 if plan is None:
-                    plan = by_host[host.name] = host_plan(host, cli)
-                plan.plays.append(PlannedPlay(playbook.path, play, book_id))
+                    plan = by_host[host.name] = planner.plan(host)
+                plan.plays.append(planned)
     position = {name: i for i, name in enumerate(inventory.hosts)}
     last = len(position)
     return sorted(by_host.values(), key=lambda p: position.get(p.name, last))

@@ -129,18 +129,28 @@ def _adopt(inv: Inventory, trial: Inventory) -> None:
 
 
 def _resolve_vars(inv: Inventory, files: VarsFiles) -> None:
-    """Compute each host's effective variables (ansible's VariableManager.get_vars, stage 'all')."""
+    """Compute each host's effective variables (ansible's VariableManager.get_vars, stage 'all').
+
+    The group part is merged once per distinct set of groups and shared (``Host.inherited``); each host's
+    ``vars`` is a copy of it updated with the host's own variables, which keeps ansible's key order."""
     groups = inv.groups
+    inherited: dict[tuple[str, ...], dict[str, Any]] = {}
     for host in inv.hosts.values():
-        ordered = sorted((groups[g] for g in host.groups), key=lambda g: (g.depth, g.priority, g.name))
-        merged: dict[str, Any] = dict(groups["all"].vars)
-        for group in ordered:
-            merged.update(group.vars)
-        merged.update(files.vars_for("group_vars", ["all"]))
-        merged.update(files.vars_for("group_vars", [g.name for g in ordered]))
-        merged.update(host.own_vars)
-        merged.update(files.vars_for("host_vars", [host.name]))
-        host.vars = {k: v for k, v in merged.items() if k not in INTERNAL_VARS}
+        base = inherited.get(tuple(host.groups))
+        if base is None:
+            ordered = sorted((groups[g] for g in host.groups), key=lambda g: (g.depth, g.priority, g.name))
+            merged: dict[str, Any] = dict(groups["all"].vars)
+            for group in ordered:
+                merged.update(group.vars)
+            merged.update(files.vars_for("group_vars", ["all"]))
+            merged.update(files.vars_for("group_vars", [g.name for g in ordered]))
+            base = inherited[tuple(host.groups)] = {k: v for k, v in merged.items() if k not in INTERNAL_VARS}
+        variables = dict(base)
+        for source in (host.own_vars, files.vars_for("host_vars", [host.name])):
+            for key, value in source.items():
+                if key not in INTERNAL_VARS:
+                    variables[key] = value
+        host.vars, host.inherited = variables, base
 
 
 __all__ = ["Host", "Inventory", "load_inventory"]
