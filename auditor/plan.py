@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from auditor.inventory.connection import ConnectionDefaults, SpecCache, host_platform, plan_connection
+from auditor.inventory.loader import gc_paused
 from auditor.inventory.model import Host, Inventory
 from auditor.inventory.patterns import limit_hosts
 from auditor.playbook.schema import Play, Playbook
-from auditor.secrets import Secret, public_vars, secret_values
+from auditor.secrets import Secret, plain_vars, public_vars, secret_values
 from auditor.transports.base import ConnectionSpec
 
 @dataclass
@@ -68,27 +69,30 @@ class _Planner:
         self.secret_tuples: dict[frozenset[str], tuple[Secret, ...]] = {}
 
     def plan(self, host: Host) -> HostPlan:
-        own = _own_vars(host)
         base = host.inherited
-        if own is None or base is None:
+        split = _own_vars(host, base) if base is not None else None
+        if base is None or split is None:
             return host_plan(host, self.cli)
+        own, overridden = split
         conn = self.specs.resolve(host, own)
         public = self.public.get(id(base))
         if public is None:  # the keyed dict stays alive: SpecCache holds it
             public = self.public[id(base)] = public_vars(base)
-        key = (id(base), tuple(k for k in own if k in base))
+        key = (id(base), overridden)
         inherited = self.inherited_secrets.get(key)
         if inherited is None:
             inherited = self.inherited_secrets[key] = frozenset(
                 secret_values({k: v for k, v in base.items() if k not in own}))
-        values = inherited | secret_values(own) if own else inherited
+        if plain_vars(own):  # the usual own variables (address, port, labels): nothing to mask or scrub
+            values, variables = inherited, {**public, **own}
+        else:
+            values, variables = inherited | secret_values(own), {**public, **public_vars(own)}
         secrets = self.secret_tuples.get(values)
         if secrets is None:
             secrets = self.secret_tuples[values] = tuple(self._secret(v) for v in sorted(values))
         return HostPlan(
             name=host.name, platform=host_platform(host.vars), groups=list(host.groups), address=conn.address,
-            connection=conn.connection, spec=conn.spec, spec_error=conn.error,
-            variables={**public, **public_vars(own)} if own else dict(public), secrets=secrets,
+            connection=conn.connection, spec=conn.spec, spec_error=conn.error, variables=variables, secrets=secrets,
         )
 
     def _secret(self, value: str) -> Secret:
@@ -98,16 +102,18 @@ class _Planner:
         return secret
 
 
-def _own_vars(host: Host) -> dict[str, Any] | None:
-    """The host's variables that are not the very values of its ``inherited`` ones, in ``vars`` order; None
-    when ``vars`` is not ``inherited`` updated with them (no ``inherited``, or a variable removed since)."""
-    base = host.inherited
-    if base is None:
+_MISSING = object()
+
+
+def _own_vars(host: Host, base: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+    """The host's variables that are not the very values of its inherited ones (``base``), in ``vars`` order,
+    and which of them override an inherited one; None when ``vars`` is no longer ``base`` updated with them
+    (a variable removed after loading)."""
+    own = {k: v for k, v in host.vars.items() if base.get(k, _MISSING) is not v}
+    overridden = tuple([k for k in own if k in base])
+    if len(host.vars) - len(own) + len(overridden) != len(base):  # an inherited key is gone
         return None
-    missing = object()
-    own = {k: v for k, v in host.vars.items() if base.get(k, missing) is not v}
-    added = sum(1 for k in own if k not in base)
-    return own if len(host.vars) - added == len(base) else None  # every inherited key is still there
+    return own, overridden
 
 
 def build_plan(
@@ -127,17 +133,18 @@ def build_plan(
         allowed = wanted if allowed is None else allowed & wanted
     planner = _Planner(cli)
     by_host: dict[str, HostPlan] = {}
-    for playbook in playbooks:
-        book_id = playbook_id(playbook)
-        for play in playbook.plays:
-            planned = PlannedPlay(playbook.path, play, book_id)  # the same for every host of the play
-            for host in inventory.select(play.hosts):
-                if allowed is not None and host.name not in allowed:
-                    continue
-                plan = by_host.get(host.name)
-                if plan is None:
-                    plan = by_host[host.name] = planner.plan(host)
-                plan.plays.append(planned)
+    with gc_paused():  # plans all stay alive: one full collection after, not one every 25 % of growth
+        for playbook in playbooks:
+            book_id = playbook_id(playbook)
+            for play in playbook.plays:
+                planned = PlannedPlay(playbook.path, play, book_id)  # the same for every host of the play
+                for host in inventory.select(play.hosts):
+                    if allowed is not None and host.name not in allowed:
+                        continue
+                    plan = by_host.get(host.name)
+                    if plan is None:
+                        plan = by_host[host.name] = planner.plan(host)
+                    plan.plays.append(planned)
     position = {name: i for i, name in enumerate(inventory.hosts)}
     last = len(position)
     return sorted(by_host.values(), key=lambda p: position.get(p.name, last))

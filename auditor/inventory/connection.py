@@ -220,26 +220,38 @@ def plan_connection(host: Host, cli: ConnectionDefaults) -> PlannedConnection:
         raise BadInputError(f"host {host.name!r}: bad connection variables: {exc}") from None
 
 
+#: the variables connection settings come from (see the module docstring)
+_CONNECTION_PREFIXES = ("ansible_", "auditor_")
 #: the variables that name the address to connect to (per host: never part of a cache key)
 _ADDRESS_VARS = frozenset(name for names in _ALIASES["host"].values() for name in names)
 # placeholders for a host's name and address while a shared template is resolved (no inventory holds NULs)
 _NAME, _ADDRESS = "\0auditor-name\0", "\0auditor-address\0"
 
 
-@dataclass(frozen=True)
 class _Template:
-    spec: ConnectionSpec    # resolved with the placeholders as name and address
-    ssh_address: bool       # spec.ssh.host is the address (no HostName in the ssh args)
+    """A key's resolved spec, with placeholders for the name and address, ready to be filled in per host."""
+
+    def __init__(self, spec: ConnectionSpec, ssh_address: bool):
+        self.connection = spec.connection
+        # the constructors' arguments, kept: building a spec from them is ~3x cheaper than dataclasses.replace
+        self.spec_args = _init_args(spec)
+        self.ssh_args = _init_args(spec.ssh) if ssh_address and spec.ssh is not None else None
+        self.ssh_type: Any = type(spec.ssh)  # SshSettings (auditor.transports.sshopts, imported when first used)
 
     def fill(self, host: Host) -> PlannedConnection:
-        connection = self.spec.connection
+        connection = self.connection
         v = host.vars
         address = _pick({name: _decrypt(host, name, v[name]) if isinstance(v[name], VaultedValue) else v[name]
                          for name in _ALIASES["host"].get(connection, ()) if name in v}, "host", connection)
         address = str(address or host.name)
-        spec = self.spec
-        ssh = replace(spec.ssh, host=address) if self.ssh_address and spec.ssh is not None else spec.ssh
-        return PlannedConnection(address, connection, replace(spec, name=host.name, host=address, ssh=ssh))
+        args = {**self.spec_args, "name": host.name, "host": address}
+        if self.ssh_args is not None:  # the SSH settings name the address too (no HostName in the ssh args)
+            args["ssh"] = self.ssh_type(**{**self.ssh_args, "host": address})
+        return PlannedConnection(address, connection, ConnectionSpec(**args))
+
+
+def _init_args(spec: Any) -> dict[str, Any]:
+    return {f.name: getattr(spec, f.name) for f in fields(spec) if f.init}
 
 
 class SpecCache:
@@ -263,8 +275,8 @@ class SpecCache:
         base = host.inherited
         if own is None or base is None:
             return plan_connection(host, self.cli)
-        key = (id(base), tuple((k, v) for k, v in own.items()
-                               if isinstance(k, str) and k.startswith(("ansible_", "auditor_")) and k not in _ADDRESS_VARS))
+        key = (id(base), tuple([(k, v) for k, v in own.items()
+                                if isinstance(k, str) and k.startswith(_CONNECTION_PREFIXES) and k not in _ADDRESS_VARS]))
         try:
             known = key in self._templates
         except TypeError:  # an unhashable value (a list, a mapping): no key for this host
@@ -285,7 +297,7 @@ class SpecCache:
             return None  # plan_connection reports it, naming the host
         probe = replace(request, name=_NAME, host=_ADDRESS, vars={
             k: v for k, v in request.vars.items()
-            if isinstance(k, str) and k.startswith(("ansible_", "auditor_")) and k not in _ADDRESS_VARS})
+            if isinstance(k, str) and k.startswith(_CONNECTION_PREFIXES) and k not in _ADDRESS_VARS})
         try:
             spec = resolve_spec(probe, self.cli)
         except (TransportError, TypeError, ValueError):

@@ -14,10 +14,12 @@ inventory vars; host_vars/<host>.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from auditor.errors import BadInputError, Location
 from auditor.inventory.datafile import parse_data, read_text
@@ -45,9 +47,38 @@ INTERNAL_VARS = frozenset({
 })
 
 
+#: objects built during a pause past which its end makes the full pass the collector would have made meanwhile
+GC_DEBT = 10_000
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a large structure is built (an inventory, a plan), one full pass after.
+
+    Building allocates hundreds of thousands of objects that all stay alive (a YAML node graph, hosts, plans).
+    As they pile up the collector makes full passes over the whole heap, each finding nothing to free and
+    longer than the last (40,000 hosts: 2.5 of the 4.1 s load_inventory took). Paused, it makes one full
+    pass at the end (when more than ``GC_DEBT`` objects were built; a small build leaves the collector to
+    its own schedule), so the cost is paid here, not by whatever allocates next. Collection resumes only if
+    it was on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            if gc.get_count()[0] > GC_DEBT:
+                gc.collect()
+
+
 def load_inventory(sources: list[str], vault_secrets: list[VaultSecret] | tuple[VaultSecret, ...] = ()) -> Inventory:
     """Read every source into one ``Inventory`` with each host's effective variables."""
-    secrets = tuple(vault_secrets)
+    with gc_paused():
+        return _load_inventory(sources, tuple(vault_secrets))
+
+
+def _load_inventory(sources: list[str], secrets: tuple[VaultSecret, ...]) -> Inventory:
     inv = Inventory()
     for source in sources:
         if not source:

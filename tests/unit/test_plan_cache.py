@@ -250,3 +250,29 @@ def test_the_loader_shares_group_variables_and_keeps_ansibles_order(inventory: I
     assert list(l1.vars)[:len(l1.inherited)] == list(l1.inherited)  # the host's own come after
     assert l1.vars["note"] == "one" and "note" not in l1.inherited
     assert w1.vars["site_secret"] is w1.inherited["site_secret"]
+
+
+def test_building_pauses_the_collector_and_gives_it_back() -> None:
+    import gc
+
+    from auditor.inventory.loader import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+
+
+def test_loading_leaves_the_collector_on(inventory: Inventory) -> None:
+    import gc
+
+    assert gc.isenabled()
