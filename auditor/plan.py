@@ -3,6 +3,10 @@
 A plan holds no raw inventory variable and no secret in clear: the connection is a resolved
 ``ConnectionSpec`` (its password a ``Secret``), expressions see ``variables`` with secrets masked, and the
 values to scrub from the host's output are ``Secret`` objects too. Plans pickle safely (worker processes).
+
+Plans of one ``build_plan`` share what is equal between hosts and never changed after planning: the
+``PlannedPlay`` of a play, the ``Secret`` of a secret value (and the tuple of them), the options of a
+connection (``WinrmOptions``...), masked nested values. Treat a plan as read-only once built.
 """
 
 from __future__ import annotations

@@ -300,8 +300,8 @@ class SpecCache:
             if isinstance(k, str) and k.startswith(_CONNECTION_PREFIXES) and k not in _ADDRESS_VARS})
         try:
             spec = resolve_spec(probe, self.cli)
-        except (TransportError, TypeError, ValueError):
-            return None  # the message may name the host: resolve each host of the key on its own
+        except Exception:  # noqa: BLE001 - resolved again host by host, which reports it naming the host
+            return None
         ssh_address = spec.ssh is not None and spec.ssh.host == _ADDRESS
         rest = replace(spec, name="", host="", ssh=replace(spec.ssh, host="") if ssh_address and spec.ssh else spec.ssh)
         if _mentions(rest, _NAME) or _mentions(rest, _ADDRESS):
