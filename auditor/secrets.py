@@ -158,6 +158,12 @@ def secret_values(variables: dict[str, Any]) -> set[str]:
     return found
 
 
+def plain_vars(variables: dict[str, Any]) -> bool:
+    """True when no variable is secret-named or holds more than a plain scalar: ``public_vars`` gives the same
+    values back and ``secret_values`` finds nothing (most of a host's own variables: address, port, labels)."""
+    return all(type(v) in _SCALARS and not (isinstance(k, str) and is_secret_name(k)) for k, v in variables.items())
+
+
 def scrub_text(value: Any, secrets: set[str]) -> Any:
     """Replace every occurrence of a secret in the strings nested anywhere in ``value`` (a copy)."""
     if not secrets:

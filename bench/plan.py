@@ -3,14 +3,15 @@
 For each size, writes a lab-shaped inventory (the lab's seeded scenario mix, Windows and edge groups
 with the lab's group variables, nothing served) and times, in this process, loading it
 (``load_inventory``) and ``build_plan`` of both shipped playbooks over it — the work ``auditor run``
-does before the first host is contacted. Prints CPU and wall seconds (best of ``--repeat``) and the
-per-host cost; measures whatever build_plan is, it asserts nothing.
+does before the first host is contacted. Prints CPU and wall seconds (best of ``--repeat``), the
+per-host cost and the size of the pickled plans; measures whatever build_plan is, it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +50,8 @@ def measure(inventory: Path, repeat: int) -> dict[str, Any]:
                "plan_cpu_s": round(c2 - c1, 3), "plan_wall_s": round(w2 - w1, 3)}
         if not best or row["plan_cpu_s"] < best["plan_cpu_s"]:
             best = row
+    # what the parent sends to forked workers and holds for the run (plans share equal parts: smaller)
+    best["plan_pickle_mb"] = round(len(pickle.dumps(plan)) / 1e6, 1)
     return best
 
 
@@ -67,7 +70,8 @@ def main() -> None:
             rows.append(row)
             print(f"{n:>7,} hosts: load_inventory {row['inventory_cpu_s']:.3f} s CPU ({row['inventory_wall_s']:.3f} s wall), "
                   f"build_plan {row['plan_cpu_s']:.3f} s CPU ({row['plan_wall_s']:.3f} s wall, "
-                  f"{row['plan_us_per_host']} us/host), {row['hosts_planned']:,} hosts planned", flush=True)
+                  f"{row['plan_us_per_host']} us/host), {row['hosts_planned']:,} hosts planned, "
+                  f"plans pickle to {row['plan_pickle_mb']} MB", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -14,10 +14,12 @@ inventory vars; host_vars/<host>.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from auditor.errors import BadInputError, Location
 from auditor.inventory.datafile import parse_data, read_text
@@ -45,9 +47,38 @@ INTERNAL_VARS = frozenset({
 })
 
 
+#: objects built during a pause past which its end makes the full pass the collector would have made meanwhile
+GC_DEBT = 10_000
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a large structure is built (an inventory, a plan), one full pass after.
+
+    Building allocates hundreds of thousands of objects that all stay alive (a YAML node graph, hosts, plans).
+    As they pile up the collector makes full passes over the whole heap, each finding nothing to free and
+    longer than the last (40,000 hosts: 2.5 of the 4.1 s load_inventory took). Paused, it makes one full
+    pass at the end (when more than ``GC_DEBT`` objects were built; a small build leaves the collector to
+    its own schedule), so the cost is paid here, not by whatever allocates next. Collection resumes only if
+    it was on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            if gc.get_count()[0] > GC_DEBT:
+                gc.collect()
+
+
 def load_inventory(sources: list[str], vault_secrets: list[VaultSecret] | tuple[VaultSecret, ...] = ()) -> Inventory:
     """Read every source into one ``Inventory`` with each host's effective variables."""
-    secrets = tuple(vault_secrets)
+    with gc_paused():
+        return _load_inventory(sources, tuple(vault_secrets))
+
+
+def _load_inventory(sources: list[str], secrets: tuple[VaultSecret, ...]) -> Inventory:
     inv = Inventory()
     for source in sources:
         if not source:
@@ -129,18 +160,28 @@ def _adopt(inv: Inventory, trial: Inventory) -> None:
 
 
 def _resolve_vars(inv: Inventory, files: VarsFiles) -> None:
-    """Compute each host's effective variables (ansible's VariableManager.get_vars, stage 'all')."""
+    """Compute each host's effective variables (ansible's VariableManager.get_vars, stage 'all').
+
+    The group part is merged once per distinct set of groups and shared (``Host.inherited``); each host's
+    ``vars`` is a copy of it updated with the host's own variables, which keeps ansible's key order."""
     groups = inv.groups
+    inherited: dict[tuple[str, ...], dict[str, Any]] = {}
     for host in inv.hosts.values():
-        ordered = sorted((groups[g] for g in host.groups), key=lambda g: (g.depth, g.priority, g.name))
-        merged: dict[str, Any] = dict(groups["all"].vars)
-        for group in ordered:
-            merged.update(group.vars)
-        merged.update(files.vars_for("group_vars", ["all"]))
-        merged.update(files.vars_for("group_vars", [g.name for g in ordered]))
-        merged.update(host.own_vars)
-        merged.update(files.vars_for("host_vars", [host.name]))
-        host.vars = {k: v for k, v in merged.items() if k not in INTERNAL_VARS}
+        base = inherited.get(tuple(host.groups))
+        if base is None:
+            ordered = sorted((groups[g] for g in host.groups), key=lambda g: (g.depth, g.priority, g.name))
+            merged: dict[str, Any] = dict(groups["all"].vars)
+            for group in ordered:
+                merged.update(group.vars)
+            merged.update(files.vars_for("group_vars", ["all"]))
+            merged.update(files.vars_for("group_vars", [g.name for g in ordered]))
+            base = inherited[tuple(host.groups)] = {k: v for k, v in merged.items() if k not in INTERNAL_VARS}
+        variables = dict(base)
+        for source in (host.own_vars, files.vars_for("host_vars", [host.name])):
+            for key, value in source.items():
+                if key not in INTERNAL_VARS:
+                    variables[key] = value
+        host.vars, host.inherited = variables, base
 
 
 __all__ = ["Host", "Inventory", "load_inventory"]

@@ -35,6 +35,11 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict)    # effective variables after precedence
     groups: list[str] = field(default_factory=list)      # every group the host is in (not 'all'), sorted
     own_vars: dict[str, Any] = field(default_factory=dict, repr=False)  # set on the host by inventory sources
+    # What ``vars`` starts from: the variables of the host's groups (and group_vars files), one dict shared by
+    # every host with the same groups (set by the loader, None for hand-built hosts; never to be mutated).
+    # ``vars`` is this dict, in its order, updated with the host's own variables. Planning uses it to do
+    # the work that depends only on group variables once per group set (auditor/plan.py).
+    inherited: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def address(self) -> str:
