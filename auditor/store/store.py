@@ -365,7 +365,7 @@ class Store:
     def list_runs(self, limit: int | None = 20, *, kind: str | None = None, state: RunState | None = None,
                   playbook_set: str | None = None) -> list[RunListing]:
         """Runs, newest first, with host counts by outcome and headline verdict."""
-        query = select(runs).order_by(runs.c.started.desc(), runs.c.id.desc())
+        query = select(*_RECORD_COLUMNS).order_by(runs.c.started.desc(), runs.c.id.desc())
         if kind is not None:
             query = query.where(runs.c.kind == kind)
         if playbook_set is not None:
@@ -401,7 +401,7 @@ class Store:
 
     def latest_complete_run(self, kind: str = "audit") -> RunRecord | None:
         with self._guard(), read_transaction(self.engine) as conn:
-            row = conn.execute(select(runs).where(runs.c.kind == kind, runs.c.state == RunState.complete.value)
+            row = conn.execute(select(*_RECORD_COLUMNS).where(runs.c.kind == kind, runs.c.state == RunState.complete.value)
                                .order_by(runs.c.started.desc(), runs.c.id.desc()).limit(1)).first()
             return self._record(row) if row is not None else None
 
@@ -440,7 +440,7 @@ class Store:
         counts = PruneCounts()
         with self._guard():
             with read_transaction(self.engine) as conn:
-                old = [self._record(r) for r in conn.execute(select(runs).where(runs.c.started < cutoff))]
+                old = [self._record(r) for r in conn.execute(select(*_RECORD_COLUMNS).where(runs.c.started < cutoff))]
             ids = [r.id for r in old if not r.live]
             for chunk in _chunks(ids, 100):  # short write transactions: other writers are not held up long
                 with write_transaction(self.engine) as conn:
@@ -502,9 +502,14 @@ class Store:
         return age <= PID_TRUST and _pid_alive(row.owner_pid)
 
 
+#: What a ``RunRecord`` is made of: every column of a run but its planned host names (a JSON list of every host:
+#: 20,000 names to parse for each of the ten runs of a trend).
+_RECORD_COLUMNS = tuple(c for c in runs.columns if c.name != "planned_hosts")
+
+
 def _earlier_complete(row: Row[Any]) -> Select[Any]:
     """Complete runs of the same kind and playbooks as ``row`` that started before it, newest first."""
-    return (select(runs).where(runs.c.playbook_set == row.playbook_set, runs.c.kind == row.kind,
+    return (select(*_RECORD_COLUMNS).where(runs.c.playbook_set == row.playbook_set, runs.c.kind == row.kind,
                                runs.c.state == RunState.complete.value, runs.c.id != row.id,
                                runs.c.started <= row.started)
             .order_by(runs.c.started.desc(), runs.c.id.desc()))
