@@ -136,8 +136,9 @@ def plan_remediation(playbooks: Sequence[str | Path] | Sequence[Any], inventory:
 async def run_async(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None,
                     keep_results: bool = True) -> RunResult:
     """Run ``plan`` in the running event loop (one process; ``options.workers`` is not used here).
-    ``keep_results`` False: the returned run holds each host's slim form (``HostResult.slim``), the full results
-    having gone to the sinks (e.g. the history store): memory stays flat at any fleet size."""
+    ``keep_results`` False: the full results go only to the sinks (e.g. the history store) and are counted into
+    the returned run's ``summary``; its ``hosts`` holds only the hosts that never finished (an interrupt, a dead
+    worker), which no sink saw: memory stays flat at any fleet size."""
     runner = Runner(plan.options, sinks=sinks, play_executor=plan.play_executor, check_hook=check_hook,
                     keep_results=keep_results)
     return await runner.run(plan.hosts, plan.header)

@@ -190,7 +190,8 @@ def run_in_workers(
     keep_results: bool = True,
 ) -> RunResult:
     """Run ``plans`` across ``workers`` processes; returns the run like ``Runner.run`` does (``keep_results``
-    False: the hosts' slim forms, the full results having gone to ``sinks``)."""
+    False: only the hosts that never finished, every host counted in its summary, the full results having gone
+    to ``sinks``)."""
     if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
         preload_transports(plans)
     # checked after the preload too: an import that started a thread would make fork unsafe
