@@ -7,6 +7,7 @@ Sub-commands that belong to one area live next to it and are mounted here:
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import signal
@@ -136,7 +137,32 @@ def _sigterm_as_interrupt() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: never lets a traceback reach the user for input errors."""
+    """Entry point: never lets a traceback reach the user for input errors. Called without ``argv`` (the console
+    script, ``python -m auditor``: the command line of this process) it ends the process itself (``end_process``)."""
+    code = _main(argv)
+    if argv is None:
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """End this process with ``code`` as Python's own exit would, less its last step: freeing every object of
+    every module one by one (~0.15 s of CPU after a run, which has imported ~1,000 modules). Output is flushed
+    and the atexit handlers run (logging, multiprocessing's children, weakref finalizers); files and stores were
+    closed by the commands. With a non-daemon thread still running, returns instead: Python's exit waits for it."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if others or threading.current_thread() is not threading.main_thread():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`| head`) or a closed stream: nothing to keep
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     _mount(areas_for(sys.argv[1:] if argv is None else argv))
     _sigterm_as_interrupt()
     try:

@@ -88,3 +88,30 @@ def test_stored_revision_reads_what_alembic_reads(tmp_path):
             assert stored_revision(conn) == current_revision(conn) == HEAD
     finally:
         engine.dispose()
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_command_line_of_a_process_ends_it_after_flushing_and_atexit():
+    out = _python("import atexit, sys\nfrom auditor.cli import main\n"
+                  "atexit.register(lambda: print('atexit ran'))\n"
+                  "sys.argv = ['auditor', 'run']\n"
+                  "print('buffered', end='')\n"
+                  "main()\nprint('after main')\n")
+    assert out.returncode == 5  # the usage error's code, from the process itself
+    assert out.stdout == "bufferedatexit ran\n"
+    assert "give at least one PLAYBOOK" in out.stderr
+
+
+def test_a_running_thread_lets_python_end_the_process():
+    out = _python("import sys, threading\nfrom auditor.cli import main\n"
+                  "done = threading.Event()\nthreading.Thread(target=done.wait).start()\n"
+                  "sys.argv = ['auditor', '--version']\n"
+                  "main()\nprint('after main')\ndone.set()\n")
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "after main"
+
+
+def test_main_with_arguments_returns():
+    assert cli.main(["--version"]) == 0
