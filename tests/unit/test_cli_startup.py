@@ -115,3 +115,10 @@ def test_a_running_thread_lets_python_end_the_process():
 
 def test_main_with_arguments_returns():
     assert cli.main(["--version"]) == 0
+
+
+def test_a_profiled_command_line_still_writes_its_profile(tmp_path):
+    out = tmp_path / "out.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "auditor", "--version"], cwd=ROOT,
+                   capture_output=True, check=True)
+    assert out.stat().st_size > 0
