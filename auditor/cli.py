@@ -91,8 +91,11 @@ def _mount(modules: list[str] | None) -> None:
 
 
 def areas_for(argv: list[str]) -> list[str] | None:
-    """The one area a command line needs (the area of its command), or None for all of them: no command, a root
-    flag before it (help lists every command) or a name no area has (click then suggests the close ones)."""
+    """The one area a command line needs (the area of its command; none for --version), or None for all of them: no
+    command, a root flag before it (help lists every command) or a name no area has (click then suggests the close
+    ones)."""
+    if argv[:1] == ["--version"]:
+        return []
     if not argv or argv[0].startswith("-"):
         return None
     return next(([module] for module, commands in AREA_COMMANDS.items() if argv[0] in commands), None)

@@ -64,7 +64,8 @@ def test_area_commands_are_what_each_area_registers(module):
     (["schedule", "export"], ["auditor.serve.cli"]),
     ([], None),
     (["--help"], None),
-    (["--version", "run"], None),
+    (["--version", "run"], []),
+    (["-h", "run"], None),
     (["nosuch"], None),
 ])
 def test_areas_for_a_command_line(argv, areas):
