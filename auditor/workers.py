@@ -230,6 +230,8 @@ def run_in_workers(
     finally:
         gc.unfreeze()
         for proc in procs:
+            if not stop:  # it said WorkerDone and is on its way out: a SIGTERM now would print its interrupt
+                proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
             proc.join(timeout=5)
