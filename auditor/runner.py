@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Iterator, Protocol
 
 from auditor import __version__
 from auditor.checks import bounded, evaluate_checks
@@ -85,24 +85,24 @@ class Runner:
         # here (``RunSummary.add``): memory stays flat whatever the fleet's size
         self._keep_results = keep_results
 
-    async def run(self, plans: list[HostPlan], header: RunResult) -> RunResult:
+    async def run(self, plans: Plans, header: RunResult) -> RunResult:
         """Run every plan and return the run: ``header`` (see ``new_run``) with every host, in plan order,
         also when interrupted or stopped by a critical sink. ``header`` itself is not changed."""
         run = header.model_copy()
         results = Finished(plans, self._keep_results)
         stop: list[str] = []
         tasks: list[asyncio.Task[None]] = []
-        waiting = iter(plans)  # shared by the lanes: each plan is taken once
+        waiting = enumerate(plans)  # shared by the lanes: each plan is taken once, when a lane is free
 
         async def lane() -> None:
             # ``forks`` lanes take hosts one after the other: a task per lane, not per host (20,000 tasks would
             # cost ~25 MB before the first host finished)
-            for plan in waiting:
+            for index, plan in waiting:
                 if stop:
                     return
                 self.sinks.host_started(plan.name)
                 result = await self.run_host(plan)
-                results.add(result)
+                results.add(result, index)
                 try:
                     self.sinks.host_finished(result)
                 except CriticalSinkFailed as exc:
@@ -229,28 +229,43 @@ class Runner:
         return result
 
 
+class Plans(Protocol):
+    """What a run goes through: the plans in order and how many (a list, or a worker's packed share)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[HostPlan]: ...
+
+
 class Finished:
     """The hosts of a run as they finish: each whole result (``keep``), or only counted (the full results went to
     the sinks: a history store, a worker's pipe), so that memory stays flat at any fleet size."""
 
-    def __init__(self, plans: list[HostPlan], keep: bool = True):
+    def __init__(self, plans: Plans, keep: bool = True, *, by_name: bool = False):
+        """``by_name``: results will come without their index (from worker processes): the names' positions are
+        looked up now, before workers are forked (touched later, the plans' memory would be copied)."""
         self.keep = keep
         self.results: dict[str, HostResult] = {}
+        self._plans = plans
         # which plans finished, by position: a flag each, not a name that would outlive the result it came with
-        self._position = {p.name: i for i, p in enumerate(plans)}
         self._done = bytearray(len(plans))
+        self._position: dict[str, int] | None = {p.name: i for i, p in enumerate(plans)} if by_name and not keep else None
         self.summary = RunSummary()
 
-    def add(self, result: HostResult) -> None:
+    def add(self, result: HostResult, index: int | None = None) -> None:
+        """Count ``result``, the plan at ``index`` (found by the host's name when not given)."""
         if self.keep:
             self.results[result.name] = result
-        else:
-            at = self._position.get(result.name)
-            if at is not None:
-                self._done[at] = 1
-            self.summary.add(result)
+            return
+        if index is None:
+            if self._position is None:
+                self._position = {p.name: i for i, p in enumerate(self._plans)}
+            index = self._position.get(result.name)
+        if index is not None:
+            self._done[index] = 1
+        self.summary.add(result)
 
-    def finish(self, run: RunResult, plans: list[HostPlan], why: str) -> None:
+    def finish(self, run: RunResult, plans: Plans, why: str) -> None:
         """Complete ``run``: every planned host, a host that did not finish as an error saying ``why`` (never
         dropped). Without ``keep``, ``run.hosts`` holds only the hosts that did not finish; ``summary`` counts all."""
         now = utcnow()
@@ -258,7 +273,9 @@ class Finished:
             run.hosts = [self.results.get(p.name) or _host_result(p, HostStatus.error, now, now, error=why) for p in plans]
             run.compute_summary()
         else:
-            run.hosts = [_host_result(p, HostStatus.error, now, now, error=why) for i, p in enumerate(plans) if not self._done[i]]
+            missing = self._done.count(0)  # going through packed plans again only when some never finished
+            run.hosts = [_host_result(p, HostStatus.error, now, now, error=why) for i, p in enumerate(plans)
+                         if not self._done[i]] if missing else []
             summary = self.summary.model_copy(deep=True)
             for host in run.hosts:
                 summary.add(host)

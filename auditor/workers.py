@@ -20,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import io
 import json
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from auditor.plan import HostPlan
+from auditor.plan import HostPlan, PlannedPlay
 from auditor.results import HostResult, RunResult
 from auditor.runner import INTERRUPTED, CheckHook, Finished, PlayExecutor, RunOptions, Runner
 from auditor.secrets import Secret, export_values, import_values
@@ -80,6 +82,41 @@ def deal(plans: list[HostPlan], workers: int) -> list[list[HostPlan]]:
     for block, start in enumerate(range(0, len(plans), DEAL_BLOCK)):
         shares[block % workers].extend(plans[start:start + DEAL_BLOCK])
     return shares
+
+
+class PackedPlans:
+    """A forked worker's share as pickled blocks, unpacked one block at a time as its hosts are taken: the worker
+    holds the plans of the hosts in flight, not its whole share, and never touches (so never copies) the
+    parent's plan objects. What plans share (their ``PlannedPlay``, with the play's checks and scripts) is
+    pickled by reference to the parent's objects, which the child inherited."""
+
+    def __init__(self, plans: list[HostPlan], block: int = DEAL_BLOCK):
+        self._shared: list[Any] = []
+        seen: dict[int, int] = {}
+        for plan in plans:
+            for planned in plan.plays:
+                if id(planned) not in seen:
+                    seen[id(planned)] = len(self._shared)
+                    self._shared.append(planned)
+        self._blocks = [self._dump(plans[i:i + block], seen) for i in range(0, len(plans), block)]
+        self._count = len(plans)
+
+    def _dump(self, plans: list[HostPlan], seen: dict[int, int]) -> bytes:
+        out = io.BytesIO()
+        pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = lambda obj: seen.get(id(obj)) if isinstance(obj, PlannedPlay) else None  # type: ignore[method-assign]
+        pickler.dump(plans)
+        return out.getvalue()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[HostPlan]:
+        for blob in self._blocks:
+            unpickler = pickle.Unpickler(io.BytesIO(blob))
+            unpickler.persistent_load = self._shared.__getitem__  # type: ignore[method-assign]
+            plans: list[HostPlan] = unpickler.load()
+            yield from plans
 
 
 def transport_modules(plans: list[HostPlan]) -> list[str]:
@@ -156,7 +193,7 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _worker_main(plans: list[HostPlan], header: RunResult, options: RunOptions, executor: PlayExecutor | None,
+def _worker_main(plans: list[HostPlan] | PackedPlans, header: RunResult, options: RunOptions, executor: PlayExecutor | None,
                  hook: CheckHook | None, secret_values: dict[str, str], parent_pid: int,
                  inherited: list[Connection], conn: Connection) -> None:
     """In the worker: run the share; the pipe sink streams its events; a last ``WorkerDone``."""
@@ -197,11 +234,13 @@ def run_in_workers(
     # checked after the preload too: an import that started a thread would make fork unsafe
     ctx: Any = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     forked = ctx.get_start_method() == "fork"
-    shares = deal(plans, workers)
+    shares: list[Any] = deal(plans, workers)
+    if forked:
+        shares = [PackedPlans(share) for share in shares]
     per_worker = replace(options, forks=max(1, options.forks // workers))
     run = header.model_copy()
     out = Sinks(sinks)
-    results = Finished(plans, keep_results)
+    results = Finished(plans, keep_results, by_name=True)
     procs: list[Any] = []
     conns: list[Connection] = []
     stop: list[str] = []

@@ -87,3 +87,32 @@ def test_hosts_are_dealt_in_blocks_each_exactly_once() -> None:
     assert sorted(p.name for share in shares for p in share) == sorted(p.name for p in plans)
     assert [len(s) for s in shares] == [2 * DEAL_BLOCK, 2 * DEAL_BLOCK, DEAL_BLOCK + 7]
     assert shares[1][:DEAL_BLOCK] == plans[DEAL_BLOCK:2 * DEAL_BLOCK]  # consecutive hosts stay together
+
+
+def test_a_packed_share_gives_back_each_plan_sharing_the_parents_plays(tmp_path: Path) -> None:
+    """A forked worker unpacks its share block by block: the same plans (secrets usable, in this process lineage),
+    their PlannedPlay the parent's very objects (not copies per block)."""
+    from auditor.inventory.model import Host, Inventory
+    from auditor.plan import build_plan
+    from auditor.playbook import load_playbook
+    from auditor.workers import PackedPlans
+
+    book = tmp_path / "pb.yml"
+    book.write_text(textwrap.dedent("""\
+        - name: p1
+          hosts: all
+          gather: {linux: [{name: k, command: uname -s}]}
+          checks: [{id: K-1, title: t, that: ["true"]}]
+        """))
+    inv = Inventory()
+    for i in range(150):
+        inv.hosts[f"h{i}"] = Host(f"h{i}", {"ansible_user": "u", "ansible_password": f"pw-{i % 3}",
+                                            "ansible_host": f"10.0.{i // 250}.{i % 250}"}, ["g"])
+    plans = build_plan(inv, [load_playbook(book)])
+    packed = PackedPlans(plans, block=64)
+    again = list(packed)
+    assert len(packed) == len(again) == 150
+    assert [p.name for p in again] == [p.name for p in plans] and again[5] is not plans[5]
+    assert [p.spec for p in again] == [p.spec for p in plans]
+    assert all(a.plays[0] is plans[0].plays[0] for a in again)  # by reference, not a copy per block
+    assert {s.reveal() for p in again for s in p.secrets} == {"pw-0", "pw-1", "pw-2"}
