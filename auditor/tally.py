@@ -19,7 +19,10 @@ from auditor.rules import verdict_catalogue
 from auditor.sinks import BaseSink
 from auditor.smallest import Smallest
 
+
 class RunTally(BaseSink):
+    """The sink of the module's docstring; ``add`` counts a host that no sink saw (one that never finished)."""
+
     def __init__(self, policy: FailPolicy = FailPolicy("needs-action"), *, recap_rows: int = RECAP_ROWS,
                  keep_hosts: bool = False, names: Iterable[str] = ()):
         self.policy = policy
@@ -46,11 +49,10 @@ class RunTally(BaseSink):
             self.failing += 1
         if host.status is not HostStatus.ok:
             self.not_ok.append(self._names.get(host.name, host.name))
-        slim = host.slim()
         if self.kept is not None:
-            self.kept.append(slim)
+            self.kept.append(host.slim())
         why = attention(host, self.catalogue)
-        self._worst.add((-ATTENTION[why][0] if why else 0, host.name), slim)
+        self._worst.add((-ATTENTION[why][0] if why else 0, host.name), host.slim)
 
     def recap_hosts(self) -> list[HostResult]:
         """At most ``recap_rows`` hosts, those needing attention first (worst reason first), then by name."""

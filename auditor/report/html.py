@@ -27,7 +27,7 @@ from auditor.report.files import atomic_write, report_path
 from auditor.outcomes import ATTENTION, attention, headline_verdict, verdict_info
 from auditor.report.stream import is_streamed
 from auditor.report.view import (
-    FixGroup, Needing, action_groups, fix_groups, headline, host_details_json, host_row, needing, needing_groups,
+    FixGroup, Needing, fix_groups, headline, host_details_json, host_row, needing, needing_groups,
     needing_order, shell_line, task_counts, task_label,
 )
 from auditor.smallest import Smallest
@@ -92,10 +92,12 @@ class Listed:
 def listed_of(run: RunResult) -> Listed:
     """``Listed`` of a run held in memory."""
     catalogue = run.verdict_catalogue
-    shown = {key: [(h, _reason(h, headline_verdict(h, catalogue))) for h in hosts[:NEEDS_ACTION_CAP]]
-             for key, hosts in action_groups(run).items()}
+    groups = needing_groups(run.hosts, run)
+    by_name = {h.name: h for h in run.hosts}
+    shown = {key: [(h, _reason(h, headline_verdict(h, catalogue))) for h in (by_name[i.name] for i in items[:NEEDS_ACTION_CAP])]
+             for key, items in groups.items()}
     changed = sorted((h for h in run.hosts if _changed(h)), key=_change_order)
-    return Listed(needing_groups(run.hosts, run), shown, changed[:CHANGES_CAP], len(changed))
+    return Listed(groups, shown, changed[:CHANGES_CAP], len(changed))
 
 
 def _changed(host: HostResult) -> bool:
@@ -146,10 +148,10 @@ def one_pass(run: RunResult, each: Callable[[HostResult], None] | None = None) -
             item = needing(host, why, run)
             needing_by[why].append(item)
             fix = item.fix
-            shown[why].add(needing_order(item), (host.slim(), _reason(host, verdict)))
+            shown[why].add(needing_order(item), lambda: (host.slim(), _reason(host, verdict)))
         if _changed(host):
             changed_total += 1
-            changed.add(_change_order(host), host.slim())
+            changed.add(_change_order(host), host.slim)
         row = host_row(host, catalogue, fix)
         if not parts.fields:
             parts.fields = list(row)

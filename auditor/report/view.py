@@ -144,12 +144,13 @@ def needing(host: HostResult, why: str, run: RunResult) -> Needing:
 
 
 def needing_order(item: Needing) -> tuple[int, str]:
-    """Within a group: worst verdict first, then by name (``action_groups``' order)."""
+    """Within a group: worst verdict first, then by name."""
     return (-item.vrank, item.name)
 
 
 def needing_groups(hosts: Iterable[HostResult], run: RunResult) -> dict[str, list[Needing]]:
-    """``action_groups`` as ``Needing`` records."""
+    """Hosts that need action as ``Needing`` records, grouped by ``ATTENTION`` key (worst group first), each group
+    in ``needing_order``."""
     groups: dict[str, list[Needing]] = {key: [] for key in ATTENTION}
     for host in hosts:
         why = attention(host, run.verdict_catalogue)
@@ -161,21 +162,10 @@ def needing_groups(hosts: Iterable[HostResult], run: RunResult) -> dict[str, lis
 
 
 def action_groups(run: RunResult) -> dict[str, list[HostResult]]:
-    """Hosts that need action, grouped by ``ATTENTION`` key (worst group first, worst verdict first)."""
-    catalogue = run.verdict_catalogue
-    groups: dict[str, list[HostResult]] = {key: [] for key in ATTENTION}
-    for host in run.hosts:
-        why = attention(host, catalogue)
-        if why:
-            groups[why].append(host)
-
-    def rank(host: HostResult) -> int:
-        verdict = headline_verdict(host, catalogue)
-        return verdict_info(verdict.name, catalogue).rank if verdict else 0
-
-    for hosts in groups.values():
-        hosts.sort(key=lambda h: (-rank(h), h.name))
-    return groups
+    """Hosts that need action, grouped by ``ATTENTION`` key (worst group first, worst verdict first): the hosts of
+    ``needing_groups``."""
+    by_name = {h.name: h for h in run.hosts}
+    return {key: [by_name[item.name] for item in items] for key, items in needing_groups(run.hosts, run).items()}
 
 
 # --- The answer first: the headline and the fixes, grouped by kind ---------------------------------------------
@@ -210,7 +200,7 @@ LOOK = VerdictFix(kind="review", title="Look at the evidence (manual)",
 
 def headline(run: RunResult, groups: Mapping[str, Sized] | None = None, total: int | None = None) -> dict[str, Any]:
     """"12 of 50 hosts need action: 4 conflicts confirmed, 8 at risk", from the one needs-action predicate
-    (``groups``: ``action_groups(run)`` when the caller has it already; ``total``: the run's hosts, when
+    (``groups``: ``needing_groups`` when the caller has them already; ``total``: the run's hosts, when
     ``run.hosts`` holds only some of them)."""
     groups = needing_groups(run.hosts, run) if groups is None else groups
     total, need = len(run.hosts) if total is None else total, sum(len(h) for h in groups.values())

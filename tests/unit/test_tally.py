@@ -21,10 +21,17 @@ def test_smallest_keeps_the_n_smallest_in_order() -> None:
     keys = list(range(1000))
     random.Random(3).shuffle(keys)
     best: Smallest[str] = Smallest(7)
+    made: list[int] = []
+
+    def make(k: int) -> str:
+        made.append(k)
+        return f"item{k}"
+
     for k in keys:
-        best.add((k % 10, k), f"item{k}")
+        best.add((k % 10, k), lambda k=k: make(k))  # type: ignore[misc]
     assert best.items() == [f"item{k}" for k in sorted(keys, key=lambda k: (k % 10, k))[:7]]
     assert len(best._held) == 7
+    assert len(made) < len(keys) // 2  # items past the bound are never made
 
 
 @pytest.mark.parametrize("policy", ["needs-action", "never", "high", "CONFLICT_CONFIRMED"])
