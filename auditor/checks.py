@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from auditor.playbook.expressions import ExpressionError, evaluate, render
+from auditor.playbook.expressions import ExpressionError, ExpressionScope
 from auditor.playbook.schema import Check
 from auditor.results import CheckResult, CheckStatus
 
@@ -15,7 +15,8 @@ MAX_EVIDENCE_CHARS = 20_000
 def evaluate_checks(checks: list[Check], context: dict[str, Any], platform: str, enabled: set[str],
                     only: frozenset[str] | None = None) -> list[CheckResult]:
     """One result per check; with ``only`` (``--check-id``), the others are ``skipped``, not evaluated."""
-    return [evaluate_check(c, context, platform, enabled) if only is None or c.id in only else _not_selected(c)
+    scope = ExpressionScope(context)
+    return [evaluate_check(c, scope, platform, enabled) if only is None or c.id in only else _not_selected(c)
             for c in checks]
 
 
@@ -24,44 +25,49 @@ def _not_selected(check: Check) -> CheckResult:
                        message="not selected (--check-id)", tags=list(check.tags), refs=list(check.refs))
 
 
-def evaluate_check(check: Check, context: dict[str, Any], platform: str, enabled: set[str]) -> CheckResult:
+def evaluate_check(check: Check, context: dict[str, Any] | ExpressionScope, platform: str,
+                   enabled: set[str]) -> CheckResult:
     started = time.perf_counter()
-    result = CheckResult(
+    scope = context if isinstance(context, ExpressionScope) else ExpressionScope(context)
+    status, message = _decide(check, scope, platform, enabled)
+    evidence: dict[str, Any] = {}
+    remediation = None
+    if status in (CheckStatus.passed, CheckStatus.failed, CheckStatus.error):
+        evidence = _evidence(check, scope)
+        if status is not CheckStatus.passed and check.remediation:
+            remediation = _safe_render(check.remediation, scope)
+    # built once with every field (setting them one by one on the model cost as much as a few expressions)
+    return CheckResult(
         id=check.id,
         title=check.title,
         severity=check.severity,
-        status=CheckStatus.passed,
+        status=status,
+        message=message,
         description=check.description,
+        evidence=evidence,
+        remediation=remediation,
         tags=list(check.tags),
         refs=list(check.refs),
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-    status, message = _decide(check, context, platform, enabled)
-    result.status = status
-    result.message = message
-    if status in (CheckStatus.passed, CheckStatus.failed, CheckStatus.error):
-        result.evidence = _evidence(check, context)
-        if status is not CheckStatus.passed and check.remediation:
-            result.remediation = _safe_render(check.remediation, context)
-    result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-    return result
 
 
-def _decide(check: Check, ctx: dict[str, Any], platform: str, enabled: set[str]) -> tuple[CheckStatus, str]:
+def _decide(check: Check, scope: ExpressionScope, platform: str, enabled: set[str]) -> tuple[CheckStatus, str]:
     if check.platforms and platform not in check.platforms:
         return CheckStatus.not_applicable, f"applies to {', '.join(check.platforms)} hosts only"
     if check.opt_in and check.opt_in not in enabled:
         return CheckStatus.skipped, f"opt-in check: run with --enable {check.opt_in}"
     try:
-        if check.applies_if and not evaluate(check.applies_if, ctx):
+        if check.applies_if and not scope.evaluate(check.applies_if):
             return CheckStatus.not_applicable, f"not applicable: {check.applies_if}"
-        if check.when and not evaluate(check.when, ctx):
+        if check.when and not scope.evaluate(check.when):
             return CheckStatus.skipped, f"skipped: condition {check.when} is false"
         for cond in check.that:
-            if not evaluate(cond, ctx):
-                return CheckStatus.failed, _safe_render(check.fail_msg, ctx) or f"assertion failed: {cond}"
+            if not scope.evaluate(cond):
+                return CheckStatus.failed, _safe_render(check.fail_msg, scope) or f"assertion failed: {cond}"
     except ExpressionError as exc:
-        return CheckStatus.error, f"could not evaluate: {_missing_fact_hint(exc, ctx)}"
-    return CheckStatus.passed, _safe_render(check.success_msg, ctx)
+        return CheckStatus.error, f"could not evaluate: {_missing_fact_hint(exc, scope.context)}"
+    return CheckStatus.passed, _safe_render(check.success_msg, scope)
 
 
 def _missing_fact_hint(exc: ExpressionError, ctx: dict[str, Any]) -> str:
@@ -72,18 +78,18 @@ def _missing_fact_hint(exc: ExpressionError, ctx: dict[str, Any]) -> str:
     return str(exc)
 
 
-def _safe_render(template: str, ctx: dict[str, Any]) -> str:
+def _safe_render(template: str, scope: ExpressionScope) -> str:
     try:
-        return render(template, ctx)
+        return scope.render(template)
     except ExpressionError as exc:
         return f"{template} [message could not be rendered: {exc}]"
 
 
-def _evidence(check: Check, ctx: dict[str, Any]) -> dict[str, Any]:
+def _evidence(check: Check, scope: ExpressionScope) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, expr in check.evidence.items():
         try:
-            out[key] = bounded(evaluate(expr, ctx))
+            out[key] = bounded(scope.evaluate(expr))
         except ExpressionError as exc:
             out[key] = f"<unavailable: {exc}>"
     return out

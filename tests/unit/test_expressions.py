@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from jinja2 import StrictUndefined, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from auditor.playbook.expressions import ExpressionError, evaluate, render
+from auditor.playbook.expressions import ENV, ExpressionError, ExpressionScope, evaluate, render
 
 CTX = {"facts": {"build": "22631", "ports": [80, 443], "mode": "mirrored"}, "vars": {"x": 1}}
 
@@ -78,3 +81,66 @@ def test_loop_and_set_names_stay_local_and_undefined_stays_an_error():
     assert render("{% for p in items %}{{ p }}{% endfor %}{% set q = 5 %}{{ q }}{{ p }}", ctx) == "12599"
     with pytest.raises(ExpressionError, match="undefined"):
         evaluate("items | length > missing_name", ctx)
+
+
+@pytest.mark.parametrize("expr", [
+    "facts.mode == 'mirrored'", "facts.ports | length", "facts.build | version_compare('22621', '>=')",
+    "vars.x + 1", "facts.mode | regex_search('^mir')",
+])
+def test_a_scope_answers_as_evaluate_does(expr):
+    scope = ExpressionScope(CTX)
+    assert scope.evaluate(expr) == evaluate(expr, CTX)
+    assert scope.evaluate(expr) == evaluate(expr, CTX)  # and again: the scope's context is reused
+
+
+def test_nothing_of_one_expression_stays_in_a_scope_for_the_next():
+    scope = ExpressionScope({**CTX, "data": {"n": 1}})
+    assert scope.evaluate("facts.mode") == "mirrored"
+    with pytest.raises(ExpressionError, match="undefined"):
+        scope.evaluate("result")  # the previous expression's value is not visible
+    with pytest.raises(ExpressionError):
+        scope.evaluate("facts.build + 1")  # fails half way
+    with pytest.raises(ExpressionError, match="undefined"):
+        scope.evaluate("result")
+    with pytest.raises(ExpressionError):
+        scope.evaluate("data.update({'n': 2})")  # immutable sandbox, as with evaluate
+    assert scope.evaluate("data.n") == 1
+    assert scope.render("{% set q = 5 %}{{ q }} {{ facts.mode }}") == "5 mirrored"
+    with pytest.raises(ExpressionError, match="undefined"):
+        scope.evaluate("q")
+
+
+class _Obj:
+    name = "obj"
+    _private = "hidden"
+
+
+_PLAIN = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+
+
+@pytest.mark.parametrize("obj, attribute", [
+    ({"wsl": {"mode": "nat"}}, "wsl"),        # an item
+    ({"items": 1, "keys": 2}, "items"),      # a dict method shadows the item, as in Jinja2
+    ({"items": 1}, "keys"),
+    ({"a": 1}, "missing"),                   # undefined
+    ({"__class__": 1}, "__class__"),          # unsafe attribute: the sandbox's answer
+    ({}, "__init__"),
+    (_Obj(), "name"),                        # not a dict: the sandbox's own path
+    (_Obj(), "_private"),
+    ([1, 2], "append"),
+    ("text", "upper"),
+])
+def test_the_dict_shortcut_gives_what_the_sandbox_gives(obj, attribute):
+    ours, theirs = ENV.getattr(obj, attribute), _PLAIN.getattr(obj, attribute)
+    assert type(ours) is type(theirs)
+    if isinstance(theirs, StrictUndefined):  # undefined or unsafe: the same error when used
+        errors = []
+        for value in (ours, theirs):
+            with pytest.raises((UndefinedError, SecurityError)) as caught:
+                str(value)
+            errors.append((type(caught.value), str(caught.value)))
+        assert errors[0] == errors[1]
+    elif callable(theirs):
+        assert ours == theirs or getattr(ours, "__name__", None) == getattr(theirs, "__name__", None)
+    else:
+        assert ours == theirs
