@@ -106,22 +106,7 @@ class SshTransport(Transport):
     async def connect(self) -> None:
         s = self.settings = ssh_settings(self.spec)
         known_hosts, record = self._known_hosts_arg(s)
-        options: dict[str, Any] = dict(
-            username=s.user,
-            password=self.spec.secret_password(),
-            known_hosts=known_hosts,
-            config=None,  # ~/.ssh/config is not read: the inventory is the single source of settings
-            connect_timeout=s.connect_timeout,
-            login_timeout=s.connect_timeout,
-            keepalive_interval=s.keepalive_interval,
-            keepalive_count_max=s.keepalive_count_max,
-            agent_path=os.environ.get("SSH_AUTH_SOCK") or None,
-            encryption_algs=CIPHERS,
-        )
-        if s.key_file:
-            options["client_keys"] = [s.key_file]
-        elif self.spec.password is not None:
-            options["client_keys"] = None  # do not spend the server's MaxAuthTries on default keys
+        options = connect_options(s, self.spec.secret_password(), known_hosts, self.spec.password is not None)
         try:
             self._conn = await asyncio.wait_for(
                 asyncssh.connect(s.host, s.port, **options), timeout=s.connect_timeout + 1.0
@@ -204,3 +189,26 @@ class SshTransport(Transport):
 
 
 register_transport("ssh", SshTransport)
+
+
+def connect_options(s: SshSettings, password: str | None, known_hosts: Any, has_password: bool) -> dict[str, Any]:
+    """asyncssh's ``connect`` arguments for one host's settings."""
+    options: dict[str, Any] = dict(
+        username=s.user,
+        password=password,
+        known_hosts=known_hosts,
+        config=None,  # ~/.ssh/config is not read: the inventory is the single source of settings
+        connect_timeout=s.connect_timeout,
+        login_timeout=s.connect_timeout,
+        keepalive_interval=s.keepalive_interval,
+        keepalive_count_max=s.keepalive_count_max,
+        agent_path=os.environ.get("SSH_AUTH_SOCK") or None,
+        encryption_algs=CIPHERS,
+    )
+    if not s.gssapi:  # asyncssh tries Kerberos whenever python-gssapi is installed (~0.2 ms of CPU a host)
+        options["gss_host"] = None
+    if s.key_file:
+        options["client_keys"] = [s.key_file]
+    elif has_password:
+        options["client_keys"] = None  # do not spend the server's MaxAuthTries on default keys
+    return options

@@ -33,7 +33,7 @@ _STRICT_VALUES = {
 }
 # Options that only tune OpenSSH's own client (multiplexing, logging): harmless to ignore.
 _IGNORED_QUIET = {"controlmaster", "controlpersist", "controlpath", "loglevel", "batchmode",
-                  "compression", "forwardagent", "forwardx11", "requesttty", "gssapiauthentication",
+                  "compression", "forwardagent", "forwardx11", "requesttty",
                   "tcpkeepalive", "checkhostip", "hashknownhosts", "addkeystoagent"}
 
 
@@ -52,6 +52,7 @@ class SshSettings:
     connect_timeout: float
     keepalive_interval: float = 0.0
     keepalive_count_max: int = 3
+    gssapi: bool = False  # Kerberos (GSS-API) key exchange and authentication: off, as OpenSSH's default
     ignored: tuple[str, ...] = ()  # options we saw but do not apply
 
 
@@ -175,8 +176,14 @@ def resolve_settings(spec: ConnectionRequest) -> SshSettings:
         keepalive_interval = float(_int_opt("ServerAliveInterval", opts["serveraliveinterval"], "ssh args"))
     if "serveralivecountmax" in opts:
         keepalive_count_max = max(1, _int_opt("ServerAliveCountMax", opts["serveralivecountmax"], "ssh args"))
+    gssapi = False
+    if "gssapiauthentication" in opts:
+        flag = _parse_bool(opts["gssapiauthentication"])
+        if flag is None:
+            raise SshOptionError(f"ssh args: GSSAPIAuthentication expects yes or no, got {opts['gssapiauthentication']!r}")
+        gssapi = flag
     applied = {"stricthostkeychecking", "userknownhostsfile", "port", "user", "identityfile",
-               "connecttimeout", "serveraliveinterval", "serveralivecountmax", "hostname"}
+               "connecttimeout", "serveraliveinterval", "serveralivecountmax", "hostname", "gssapiauthentication"}
     return SshSettings(
         host=opts.get("hostname", spec.host),
         port=int(port or 22),
@@ -187,6 +194,7 @@ def resolve_settings(spec: ConnectionRequest) -> SshSettings:
         connect_timeout=timeout,
         keepalive_interval=keepalive_interval,
         keepalive_count_max=keepalive_count_max,
+        gssapi=gssapi,
         ignored=tuple(ignored + [k for k in opts if k not in applied and k not in _IGNORED_QUIET]),
     )
 

@@ -10,7 +10,7 @@ import pytest
 from auditor.transports.base import ConnectionRequest, get_transport
 from auditor.transports.local import LocalTransport
 from auditor.transports.paramiko_ssh import ParamikoTransport
-from auditor.transports.ssh import SshTransport
+from auditor.transports.ssh import SshTransport, connect_options
 from auditor.transports.sshopts import (
     DEFAULT_KNOWN_HOSTS,
     SshOptionError,
@@ -102,6 +102,7 @@ def test_unsupported_options_are_listed_not_applied() -> None:
     ("-o ConnectTimeout=soon", "ConnectTimeout expects an integer"),
     ("-p twenty", "Port expects an integer"),
     ("-o StrictHostKeyChecking=maybe", "StrictHostKeyChecking expects"),
+    ("-o GSSAPIAuthentication=perhaps", "GSSAPIAuthentication expects yes or no"),
 ])
 def test_bad_values_raise(args: str, message: str) -> None:
     with pytest.raises(SshOptionError, match=message):
@@ -135,3 +136,20 @@ def test_append_known_host_creates_private_file_and_never_interleaves(tmp_path: 
                                               ("local", LocalTransport)])
 def test_transports_register_themselves(connection: str, cls: type) -> None:
     assert isinstance(get_transport(spec(connection=connection)), cls)
+
+
+def test_kerberos_is_off_unless_the_ssh_args_ask_for_it() -> None:
+    """As OpenSSH (GSSAPIAuthentication no): asyncssh would otherwise try GSS-API whenever python-gssapi is installed."""
+    default = resolve_settings(spec())
+    assert default.gssapi is False and connect_options(default, "pw", None, True)["gss_host"] is None
+    asked = resolve_settings(spec(vars={"ansible_ssh_common_args": "-o GSSAPIAuthentication=yes"}))
+    assert asked.gssapi is True and "gss_host" not in connect_options(asked, "pw", None, True)
+    assert "gssapiauthentication" not in asked.ignored
+    assert resolve_settings(spec(vars={"ansible_ssh_extra_args": "-o GSSAPIAuthentication=no"})).gssapi is False
+
+
+def test_connect_options_keys_and_passwords() -> None:
+    s = resolve_settings(spec(private_key_file="/k/id"))
+    assert connect_options(s, None, None, False)["client_keys"] == ["/k/id"]
+    assert connect_options(resolve_settings(spec()), "pw", None, True)["client_keys"] is None  # no default keys tried
+    assert "client_keys" not in connect_options(resolve_settings(spec()), None, None, False)  # agent/default keys
