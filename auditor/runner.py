@@ -74,7 +74,7 @@ class Runner:
     def __init__(self, options: RunOptions, sinks: Iterable[Sink] = (),
                  transport_factory: Callable[..., Transport] = get_transport,
                  play_executor: PlayExecutor | None = None, check_hook: CheckHook | None = None,
-                 keep_results: bool = True):
+                 keep_results: bool = True, serialised: dict[str, str] | None = None):
         self.options = options
         self.sinks = Sinks(sinks)
         self.check_hook = check_hook
@@ -84,6 +84,9 @@ class Runner:
         # False: each full result goes to the sinks (the parent process, the history store) and is only counted
         # here (``RunSummary.add``): memory stays flat whatever the fleet's size
         self._keep_results = keep_results
+        # a worker's pipe sink: the JSON text of a host's result when ``run_host`` already made it (to look for
+        # secrets), by host name, taken by the sink right after, so that the result is serialised once
+        self._serialised = serialised
 
     async def run(self, plans: Plans, header: RunResult) -> RunResult:
         """Run every plan and return the run: ``header`` (see ``new_run``) with every host, in plan order,
@@ -169,8 +172,12 @@ class Runner:
         state.timings.total_ms = round((time.perf_counter() - t0) * 1000, 2)
         result.timings = state.timings
         secrets = {s.reveal() for s in plan.secrets}
-        if secrets and might_contain(result, secrets):
-            result = HostResult.model_validate(scrub_text(result.model_dump(mode="json"), secrets))
+        if secrets:
+            text = secret_free_json(result, secrets)
+            if text is None:
+                result = HostResult.model_validate(scrub_text(result.model_dump(mode="json"), secrets))
+            elif self._serialised is not None:
+                self._serialised[result.name] = text
         return result
 
     async def _run_plays(self, plan: HostPlan, state: "_HostState") -> None:
@@ -299,14 +306,15 @@ class _HostState:
 _PLAIN_JSON = re.compile(r'[\x20-\x7e]*')
 
 
-def might_contain(result: HostResult, secrets: set[str]) -> bool:
-    """Could a secret be in ``result``? One C-speed search of its JSON text instead of the scrub's walk of a dumped
-    copy (~1 ms per host): nearly every host sends back nothing secret. A secret with characters JSON escapes
-    (quotes, backslashes, control or non-ASCII characters) is always assumed present: the scrub decides."""
+def secret_free_json(result: HostResult, secrets: set[str]) -> str | None:
+    """``result``'s JSON text when none of ``secrets`` can be in it; None when one could (the scrub decides). One
+    C-speed search of the text instead of the scrub's walk of a dumped copy (~1 ms per host): nearly every host
+    sends back nothing secret. A secret with characters JSON escapes (quotes, backslashes, control or non-ASCII
+    characters) is always assumed present."""
     if any(not _PLAIN_JSON.fullmatch(s) or '"' in s or "\\" in s for s in secrets):
-        return True
+        return None
     text = result.model_dump_json()
-    return any(s in text for s in secrets)
+    return None if any(s in text for s in secrets) else text
 
 
 def check_key(planned: PlannedPlay, check_id: str) -> str:

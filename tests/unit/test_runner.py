@@ -12,7 +12,7 @@ from auditor.inventory.model import Host, Inventory
 from auditor.plan import build_plan
 from auditor.playbook import load_playbook
 from auditor.results import CheckStatus, HostStatus, PlaybookRef
-from auditor.runner import RunOptions, Runner, might_contain, new_run
+from auditor.runner import RunOptions, Runner, new_run, secret_free_json
 from auditor.sinks import BaseSink
 from auditor.transports.base import AuthFailed, ConnectFailed, ExecResult, Transport
 
@@ -164,15 +164,39 @@ def test_secrets_never_reach_results(tmp_path):
 
 
 def test_the_secret_search_finds_every_secret_the_scrub_would_mask(tmp_path):
-    """``might_contain`` lets a host skip the scrub; it must never say no where the scrub would change something."""
+    """``secret_free_json`` lets a host skip the scrub; it must never give a text where the scrub would change something."""
     result, _ = run(tmp_path, {"on": "flag-on"})
     host = result.hosts[0]
-    assert not might_contain(host, {"s3cret-pw"})
-    assert might_contain(host, {"flag is on"})          # in a check message
-    assert might_contain(host, {"Linux"})               # in evidence
+    assert secret_free_json(host, {"s3cret-pw"}) == host.model_dump_json()  # the text the worker then sends
+    assert secret_free_json(host, {"flag is on"}) is None          # in a check message
+    assert secret_free_json(host, {"Linux"}) is None               # in evidence
     # characters JSON escapes: never searched for, always scrubbed
     for odd in ('pa"ss', "pa\\ss", "p\u00e4ss", "pa\tss", "snow\u2603"):
-        assert might_contain(host, {odd, "s3cret-pw"})
+        assert secret_free_json(host, {odd, "s3cret-pw"}) is None
+
+
+def test_a_worker_sends_the_text_the_secret_search_made_and_never_one_with_a_secret(tmp_path):
+    """The runner hands a worker's pipe sink the JSON it made while looking for secrets (one serialisation a
+    host); a host whose result held a secret is scrubbed and gets no text: the sink serialises the scrubbed one."""
+    path = tmp_path / "pb.yml"
+    path.write_text(textwrap.dedent(PLAYBOOK))
+    book = load_playbook(path)
+    plans = build_plan(make_inventory({"clean": "ok", "leaky": "leak"}), [book])
+    options = RunOptions(host_deadline=1.0)
+    serialised: dict[str, str] = {}
+    seen: dict[str, tuple[str | None, str]] = {}
+
+    class Pipe(BaseSink):
+        def host_finished(self, result):
+            seen[result.name] = (serialised.pop(result.name, None), result.model_dump_json())
+
+    runner = Runner(options, sinks=[Pipe()], transport_factory=ScriptedTransport, serialised=serialised)
+    asyncio.run(runner.run(plans, new_run([PlaybookRef(path=book.path, id="pb", sha256=book.sha256)], [], None, options)))
+    given, dumped = seen["clean"]
+    assert given == dumped
+    given, dumped = seen["leaky"]
+    assert given is None and "s3cret-pw" not in dumped
+    assert serialised == {}
 
 
 def test_forks_bound_hosts_in_flight(tmp_path):
