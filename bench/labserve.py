@@ -32,10 +32,11 @@ def publish(write: Callable[[Path], tuple[Path, Path]], out: Path) -> None:
 
 
 async def serve_here(spec: FleetSpec, out: Path) -> None:
-    from auditor.lab.fleet import LabFleet
+    from auditor.lab.fleet import LabFleet, settle_for_serving
 
     fleet = LabFleet(spec.members(), ports=spec.ports)
     await fleet.start()
+    settle_for_serving()
     try:
         publish(fleet.write_inventory, out)
         stop = asyncio.Event()

@@ -96,7 +96,7 @@ def serve_command(
             raise UsageError(f"--kerberos serves one process; {len(members):,} hosts need {plan.processes} here "
                              "(use fewer --hosts or raise the open-file limit)")
         return _serve_spread(console, scenarios or [], hosts, seed, ports, faults, plan.processes, inventory_out, members)
-    from auditor.lab.fleet import LabFleet
+    from auditor.lab.fleet import LabFleet, settle_for_serving
 
     fleet = LabFleet(members, ports=ports, faults=faults, kerberos=kerberos)
 
@@ -109,6 +109,7 @@ def serve_command(
             await fleet.start()
         except OSError as exc:
             raise UsageError(f"cannot start the lab fleet: {exc.strerror or exc} (try --ports free)") from None
+        settle_for_serving()
         try:
             inv, known = fleet.write_inventory(inventory_out)
             auth = f"Kerberos, realm {fleet.principal.split('@')[1]}" if fleet.principal else "NTLM"

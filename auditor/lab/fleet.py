@@ -16,6 +16,7 @@ one process's open-file limit is served by k processes (auditor/lab/spread.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import threading
@@ -62,6 +63,16 @@ def _faults(host: LabHost) -> dict[str, Any]:
     f.update(host.extra_faults)
     return f
 
+
+
+def settle_for_serving() -> None:
+    """In a process that only serves the lab, once its hosts listen: their models, servers and sockets live until
+    the lab stops, so they leave the collector's generations. With thousands of hosts in one process every full
+    collection walked them all, stalling every host it serves (measured at 20,000 hosts in two processes: the
+    lab's CPU 98 -> 84 s, and the audit it served 138 -> 116 s). Not for a process that goes on doing other
+    work (a test run): frozen objects are never collected."""
+    gc.collect()
+    gc.freeze()
 
 class LabFleet:
     """Start/stop the servers for a list of fleet members; one object, both protocols."""

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.lab.fleet import LAB_PASSWORD, LAB_USER, InventoryEntry, LabFleet, write_fleet_inventory
+from auditor.lab.fleet import LAB_PASSWORD, LAB_USER, InventoryEntry, LabFleet, settle_for_serving, write_fleet_inventory
 from auditor.lab.generator import FleetMember
 
 READY_TIMEOUT = 600.0
@@ -151,6 +151,7 @@ async def serve_shard(spec: FleetSpec, index: int, count: int, part: Path) -> No
         loop.add_signal_handler(sig, stop.set)
     loop.add_reader(sys.stdin.fileno(), _stop_when_parent_is_gone, stop)
     await fleet.start()
+    settle_for_serving()
     try:
         position = {m.name: i for i, m in enumerate(members)}
         entries = [dict(index=position[e.name], **asdict(e)) for e in fleet.entries()]
