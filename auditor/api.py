@@ -155,16 +155,18 @@ class _Last(BaseSink):
 
 
 def run(plan: AuditPlan, sinks: Iterable[Sink] = (), *, check_hook: CheckHook | None = None,
-        keep_results: bool = True) -> RunResult:
+        keep_results: bool = True, release_plans: bool = False) -> RunResult:
     """Run ``plan`` to the end in this thread (its own event loop); across worker processes when
-    ``options.workers`` asks for it (0 = one per core once there are enough hosts)."""
+    ``options.workers`` asks for it (0 = one per core once there are enough hosts). ``release_plans`` (with
+    ``keep_results`` False) spends the plan: its hosts are let go once dealt to forked workers (``plan.hosts`` is
+    then empty), which keeps the parent and its workers from sharing, and then copying, their memory."""
     from auditor.workers import auto_workers, run_in_workers
 
     sinks = list(sinks)
     workers = max(1, min(plan.options.workers or auto_workers(len(plan.hosts)), len(plan.hosts) or 1))
     if workers > 1:
         return run_in_workers(plan.hosts, plan.header, plan.options, sinks, workers, plan.play_executor, check_hook,
-                              keep_results)
+                              keep_results, release=release_plans)
     last = _Last()
     try:
         result = asyncio.run(run_async(plan, [*sinks, last], check_hook=check_hook, keep_results=keep_results))

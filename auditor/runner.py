@@ -259,6 +259,16 @@ class Finished:
         self._position: dict[str, int] | None = {p.name: i for i, p in enumerate(plans)} if by_name and not keep else None
         self.summary = RunSummary()
 
+    def known_names(self, names: list[str]) -> None:
+        """Look hosts up by ``names`` (in plan order) from now on, not by the plans' own names (let go)."""
+        self._plans = []
+        self._position = {name: i for i, name in enumerate(names)}
+
+    def position(self, name: str) -> int:
+        """The plan order of host ``name`` (results counted by name only)."""
+        assert self._position is not None
+        return self._position[name]
+
     def add(self, result: HostResult, index: int | None = None) -> None:
         """Count ``result``, the plan at ``index`` (found by the host's name when not given)."""
         if self.keep:

@@ -8,8 +8,6 @@ keeps every host's slim form (``HostResult.slim``) for callers that want them (t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from auditor.console import RECAP_ROWS
 from auditor.errors import ExitCode
 from auditor.failpolicy import FailPolicy
@@ -24,17 +22,17 @@ class RunTally(BaseSink):
     """The sink of the module's docstring; ``add`` counts a host that no sink saw (one that never finished)."""
 
     def __init__(self, policy: FailPolicy = FailPolicy("needs-action"), *, recap_rows: int = RECAP_ROWS,
-                 keep_hosts: bool = False, names: Iterable[str] = ()):
+                 keep_hosts: bool = False):
         self.policy = policy
         self.catalogue = verdict_catalogue()
         self.recap_rows = recap_rows
         self.total = 0
         self.down = 0          # hosts not audited (unreachable, auth failed, timed out, error)
         self.failing = 0       # audited hosts the policy fails
-        self.not_ok: list[str] = []
-        # the planned names' own strings: a name kept for the retry file is not a new string per host, allocated
-        # between a result's objects (kept, it would pin their freed memory)
-        self._names = {name: name for name in names}
+        # the retry file's names in one growing buffer, not a string per host: a small object kept from each host,
+        # allocated between its result's objects, would pin their freed memory (nor does it hold the planned names'
+        # own strings, which would keep the plans' memory from being returned once they are let go)
+        self._not_ok = bytearray()
         self.kept: list[HostResult] | None = [] if keep_hosts else None
         self._worst: Smallest[HostResult] = Smallest(recap_rows)
 
@@ -48,11 +46,16 @@ class RunTally(BaseSink):
         elif self.policy.fails(host, self.catalogue):
             self.failing += 1
         if host.status is not HostStatus.ok:
-            self.not_ok.append(self._names.get(host.name, host.name))
+            self._not_ok += host.name.encode("utf-8", "surrogatepass") + b"\0"
         if self.kept is not None:
             self.kept.append(host.slim())
         why = attention(host, self.catalogue)
         self._worst.add((-ATTENTION[why][0] if why else 0, host.name), host.slim)
+
+    @property
+    def not_ok(self) -> list[str]:
+        """The hosts whose status is not ``ok``, in the order they finished (the retry file's names)."""
+        return self._not_ok.decode("utf-8", "surrogatepass").split("\0")[:-1]
 
     def recap_hosts(self) -> list[HostResult]:
         """At most ``recap_rows`` hosts, those needing attention first (worst reason first), then by name."""

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Iterator
 
 from auditor.plan import HostPlan, PlannedPlay
 from auditor.results import HostResult, RunResult
-from auditor.runner import INTERRUPTED, CheckHook, Finished, PlayExecutor, RunOptions, Runner
+from auditor.runner import INTERRUPTED, CheckHook, Finished, PlayExecutor, Plans, RunOptions, Runner
 from auditor.secrets import Secret, export_values, import_values
 from auditor.sinks import BaseSink, CriticalSinkFailed, Sink, Sinks
 from auditor.transports.base import transport_module
@@ -234,10 +234,12 @@ def run_in_workers(
     play_executor: PlayExecutor | None = None,
     check_hook: CheckHook | None = None,
     keep_results: bool = True,
+    release: bool = False,
 ) -> RunResult:
     """Run ``plans`` across ``workers`` processes; returns the run like ``Runner.run`` does (``keep_results``
     False: only the hosts that never finished, every host counted in its summary, the full results having gone
-    to ``sinks``)."""
+    to ``sinks``). ``release`` (with ``keep_results`` False): ``plans`` is emptied once the forked workers' shares
+    are packed, before they fork, for a caller that needs the plans no more (the command line)."""
     if threading.active_count() == 1:  # fork ahead: children inherit the imports (spawned ones re-import)
         preload_transports(plans)
     # checked after the preload too: an import that started a thread would make fork unsafe
@@ -250,15 +252,19 @@ def run_in_workers(
     run = header.model_copy()
     out = Sinks(sinks)
     results = Finished(plans, keep_results, by_name=True)
+    total = len(plans)
+    in_order: Plans = plans
     procs: list[Any] = []
     conns: list[Connection] = []
     stop: list[str] = []
-    if forked:
-        # the collector's passes write to every object they scan, which would copy, in each child, the
-        # pages it shares with the parent (the preloaded transports too): leave inherited objects out
-        gc.freeze()
     try:
-        out.run_started(run, len(plans))
+        out.run_started(run, total)
+        if release and forked and not keep_results:
+            in_order = _release(plans, shares, results)
+        if forked:
+            # the collector's passes write to every object they scan, which would copy, in each child, the
+            # pages it shares with the parent (the preloaded transports too): leave inherited objects out
+            gc.freeze()
         for share in shares:
             parent_end, child_end = ctx.Pipe(duplex=False)
             values = {} if forked else export_values(_plan_secrets(share))
@@ -285,10 +291,41 @@ def run_in_workers(
             proc.join(timeout=5)
         if stop:
             run.interrupted, run.stop_reason = True, stop[0]
-        results.finish(run, plans, INTERRUPTED if run.interrupted else WORKER_DIED)
+        results.finish(run, in_order, INTERRUPTED if run.interrupted else WORKER_DIED)
         run.options.workers = workers
         out.run_finished(run)
     return run
+
+
+def _release(plans: list[HostPlan], shares: list[PackedPlans], results: Finished) -> Plans:
+    """Let go of ``plans`` (the packed ``shares`` hold all the workers and ``Finished.finish`` need) before forking.
+    At 20,000 hosts they are ~60 MB the workers would inherit and the parent, reusing their freed slots for each
+    host's results, would copy page by page during the run. Their memory goes back to the system only if nothing
+    keeps one of their small objects: the names ``results`` looks hosts up by are made again afterwards, from one
+    string, and the sinks keep none (``RunTally``, ``StoreSink`` once the run is created)."""
+    names = "\0".join(plan.name for plan in plans)
+    plans.clear()
+    results.known_names([])
+    gc.collect()
+    results.known_names(names.split("\0") if names else [])
+    return _InPlanOrder(shares, results)
+
+
+class _InPlanOrder:
+    """The plans of packed shares in plan order, for ``Finished.finish`` once the plan list itself is let go: unpacked
+    only when some host never finished (a worker died, an interrupt)."""
+
+    def __init__(self, shares: list[PackedPlans], results: Finished):
+        self._shares = shares
+        self._results = results
+
+    def __len__(self) -> int:
+        return sum(len(share) for share in self._shares)
+
+    def __iter__(self) -> Iterator[HostPlan]:
+        plans = [plan for share in self._shares for plan in share]
+        plans.sort(key=lambda plan: self._results.position(plan.name))
+        return iter(plans)
 
 
 def _collect(conns: list[Connection], results: Finished, out: Sinks) -> list[int]:

@@ -125,10 +125,10 @@ def execute_audit(
         # plans hold what the run needs; the inventory (~3.5 KB a host) is let go before workers fork and hosts come
         # back (a caller that still holds it keeps it, e.g. the demo)
         del inv, inventory
-        tally = RunTally(policy, keep_hosts=keep_hosts, names=(h.name for h in plan.hosts))
+        tally = RunTally(policy, keep_hosts=keep_hosts)
         sinks = [LiveProgress(console, quiet=quiet, verbose=verbose), tally,
                  *history.sinks([h.name for h in plan.hosts], create=resume is None)]
-        run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False)
+        run = api.run(plan, sinks=sinks, check_hook=hook, keep_results=False, release_plans=True)
         unfinished = run.hosts  # the hosts that never reached the sinks (an interrupt, a dead worker)
         if resume is not None:  # the run is every host recorded so far, this pass's and the earlier ones'
             tally = RunTally(policy, keep_hosts=keep_hosts)

@@ -37,6 +37,7 @@ class StoreSink(BaseSink):
     def run_started(self, run: RunResult, total: int) -> None:
         if self.create:
             self.store.create_run(run, planned_hosts=self.planned_hosts)
+        self.planned_hosts = []  # in the store now; held, the names would keep the plans' memory once they are let go
         # the writer's thread starts with the first host, after any worker processes were forked
         self.writer = self.store.writer(run.run_id)
 

@@ -116,3 +116,71 @@ def test_a_packed_share_gives_back_each_plan_sharing_the_parents_plays(tmp_path:
     assert [p.spec for p in again] == [p.spec for p in plans]
     assert all(a.plays[0] is plans[0].plays[0] for a in again)  # by reference, not a copy per block
     assert {s.reveal() for p in again for s in p.secrets} == {"pw-0", "pw-1", "pw-2"}
+
+
+RELEASED_RUN = textwrap.dedent("""
+    import os, sys, weakref
+    from pathlib import Path
+    from auditor.inventory.model import Host, Inventory
+    from auditor.plan import build_plan
+    from auditor.playbook import load_playbook
+    from auditor.results import PlayResult, RunResult, utcnow
+    from auditor.runner import RunOptions
+    from auditor.sinks import BaseSink
+    from auditor.workers import DEAL_BLOCK, run_in_workers
+
+    DIE = sys.argv[2].split(",")  # the hosts whose worker dies when it gets to them ("-": none)
+
+    async def report(runner, plan, planned, transport):
+        if plan.name in DIE:
+            os._exit(1)
+        return PlayResult(play=planned.play.name, playbook=planned.playbook, platform=plan.platform)
+
+    class Seen(BaseSink):
+        names = []
+        def host_finished(self, result):
+            Seen.names.append(result.name)
+
+    book = Path(sys.argv[1])
+    book.write_text("- name: p\\n  hosts: all\\n")
+    inv = Inventory()
+    n = 4 * DEAL_BLOCK
+    for i in range(n):
+        inv.hosts[f"h{i:03d}"] = Host(f"h{i:03d}", {"ansible_connection": "local"})
+    plans = build_plan(inv, [load_playbook(book)])
+    alive = weakref.ref(plans[1])
+    del inv
+    run = RunResult(run_id="t", auditor_version="", started=utcnow())
+    run = run_in_workers(plans, run, RunOptions(forks=1), [Seen()], 2, play_executor=report, keep_results=False,
+                         release=True)
+    unfinished = [h.name for h in run.hosts]
+    print(len(plans), alive() is None, run.summary.hosts, len(Seen.names), ",".join(unfinished) or "-")
+""")
+
+
+def _released(tmp_path: Path, die: str) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", RELEASED_RUN, str(tmp_path / "pb.yml"), die], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_released_plans_are_let_go_before_the_workers_fork_and_every_host_is_still_counted(tmp_path: Path):
+    from auditor.workers import DEAL_BLOCK
+
+    n = 4 * DEAL_BLOCK
+    assert _released(tmp_path, "-") == ["0", "True", str(n), str(n), "-"]
+
+
+def test_with_released_plans_the_hosts_dead_workers_never_ran_are_reported_in_plan_order(tmp_path: Path):
+    """Blocks are dealt round-robin: worker 0 has blocks 0 and 2, worker 1 blocks 1 and 3 (one lane each: in order).
+    Each dies on the second host of its first block; the hosts they never finished come back as errors, found again
+    in the packed shares, in plan order (not share by share)."""
+    from auditor.workers import DEAL_BLOCK
+
+    n = 4 * DEAL_BLOCK
+    dies = [1, DEAL_BLOCK + 1]
+    out = _released(tmp_path, ",".join(f"h{i:03d}" for i in dies))
+    missing = [f"h{i:03d}" for i in range(n) if i not in (0, DEAL_BLOCK)]
+    assert out[:4] == ["0", "True", str(n), str(n - len(missing))]
+    assert out[4].split(",") == missing
