@@ -184,3 +184,40 @@ def test_with_released_plans_the_hosts_dead_workers_never_ran_are_reported_in_pl
     missing = [f"h{i:03d}" for i in range(n) if i not in (0, DEAL_BLOCK)]
     assert out[:4] == ["0", "True", str(n), str(n - len(missing))]
     assert out[4].split(",") == missing
+
+
+SPAWNED_DEATH = textwrap.dedent("""
+    import os, sys, threading
+    from pathlib import Path
+    from auditor.inventory.model import Host, Inventory
+    from auditor.plan import build_plan
+    from auditor.playbook import load_playbook
+    from auditor.results import RunResult, utcnow
+    from auditor.runner import RunOptions
+    from auditor.workers import run_in_workers
+
+    class DieOnArrival:
+        # unpickled in the spawned worker before its end of the pipe: it dies without ever taking it
+        def __reduce__(self):
+            return (os._exit, (3,))
+
+    threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: workers are spawned
+    book = Path(sys.argv[1])
+    book.write_text("- name: p\\n  hosts: all\\n")
+    inv = Inventory()
+    for name in ("a", "b", "c"):
+        inv.hosts[name] = Host(name, {"ansible_connection": "local"})
+    plans = build_plan(inv, [load_playbook(book)])
+    run = RunResult(run_id="t", auditor_version="", started=utcnow())
+    run = run_in_workers(plans, run, RunOptions(), [], 2, check_hook=DieOnArrival())
+    print(*[f"{h.name}:{h.status.value}" for h in run.hosts])
+""")
+
+
+def test_a_spawned_worker_that_dies_before_taking_its_pipe_does_not_hang_the_run(tmp_path: Path):
+    """It dies while unpickling what it was given, before its end of the pipe: the parent still sees the pipe end
+    and reports every host (as not finished) instead of waiting for it."""
+    proc = subprocess.run([sys.executable, "-c", SPAWNED_DEATH, str(tmp_path / "pb.yml")], capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["a:error", "b:error", "c:error"]
