@@ -206,8 +206,8 @@ def _worker_main(plans: list[HostPlan] | PackedPlans, header: RunResult, options
     import_values(secret_values)  # empty when forked: the inherited store has them
     # A host's results are thousands of short-lived containers (parsed JSON, models): at Python's default of 700,
     # the collector's youngest generation ran every few dozen hosts and walked whatever was alive then, then the
-    # next generation again: ~3.3 s of 10,000 hosts' CPU per worker (gc.callbacks, 20,000-host lab audit), 0.5 s
-    # at 10,000. The garbage is nearly all freed by reference counting anyway; cycles wait a little longer.
+    # next generation again: ~3.3 s of CPU per worker of 10,000 hosts (gc.callbacks, 20,000-host lab audit); with
+    # 10,000, 0.5 s. The garbage is nearly all freed by reference counting anyway; cycles wait a little longer.
     gc.set_threshold(10_000, 10, 10)
     pipe = PipeSink(conn)
     runner = Runner(options, sinks=[pipe], play_executor=executor, check_hook=hook, keep_results=False,
@@ -260,7 +260,8 @@ def run_in_workers(
     try:
         out.run_started(run, total)
         if release and forked and not keep_results:
-            in_order = _release(plans, shares, results)
+            in_order = _InPlanOrder(shares, results)  # first: an interrupt while releasing still finds every host
+            _release(plans, results)
         if forked:
             # the collector's passes write to every object they scan, which would copy, in each child, the
             # pages it shares with the parent (the preloaded transports too): leave inherited objects out
@@ -297,18 +298,19 @@ def run_in_workers(
     return run
 
 
-def _release(plans: list[HostPlan], shares: list[PackedPlans], results: Finished) -> Plans:
-    """Let go of ``plans`` (the packed ``shares`` hold all the workers and ``Finished.finish`` need) before forking.
+def _release(plans: list[HostPlan], results: Finished) -> None:
+    """Let go of ``plans`` (the packed shares hold all the workers and ``Finished.finish`` need) before forking.
     At 20,000 hosts they are ~60 MB the workers would inherit and the parent, reusing their freed slots for each
     host's results, would copy page by page during the run. Their memory goes back to the system only if nothing
     keeps one of their small objects: the names ``results`` looks hosts up by are made again afterwards, from one
     string, and the sinks keep none (``RunTally``, ``StoreSink`` once the run is created)."""
     names = "\0".join(plan.name for plan in plans)
-    plans.clear()
-    results.known_names([])
-    gc.collect()
-    results.known_names(names.split("\0") if names else [])
-    return _InPlanOrder(shares, results)
+    try:
+        plans.clear()
+        results.known_names([])
+        gc.collect()
+    finally:
+        results.known_names(names.split("\0") if names else [])
 
 
 class _InPlanOrder:
