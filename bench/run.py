@@ -70,7 +70,11 @@ class Lab:
         return time.perf_counter() - self.started
 
     def cpu_s(self) -> float:
-        return proc_cpu_s(self.proc.pid) or 0.0
+        """The lab's CPU so far: its process and the shard processes a spread lab starts (children of it, which
+        the process's own figure leaves out)."""
+        from bench.memory import tree_pids
+
+        return sum(proc_cpu_s(pid) or 0.0 for pid in tree_pids(self.proc.pid))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
