@@ -400,6 +400,9 @@ def _render(run: RunResult, listed: Listed, fixes: list[FixGroup], parts: PagePa
         "default-src 'none'; base-uri 'none'; form-action 'none'; img-src data:; "
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
     )
+    from auditor.playbook.compile_cache import template_cache  # Jinja2's per-user cache, shared with playbooks
+
+    _ENV.bytecode_cache = template_cache()  # the page compiled once per auditor version, not in every run
     return _ENV.get_template("report.html.j2").render(
         run=run, hosts_total=parts.total if parts is not None else len(run.hosts), css=Markup(css), js=Markup(js), csp=csp, data=script_json(data),
         duration=_duration(run), started=_when(run.started), finished=_when(run.finished),

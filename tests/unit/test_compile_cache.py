@@ -69,3 +69,53 @@ def test_turned_off_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     _fresh()
     assert evaluate("2 * 3", {}) == 6
     assert compile_cache._cache() is None and list(tmp_path.iterdir()) == []
+
+
+def _page_env(**settings):
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("auditor.report", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, **settings)
+
+
+def test_the_report_page_is_compiled_once_and_never_under_other_settings(cache_dir: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    """A template environment's templates go through the same cache, keyed by the environment's settings too:
+    Jinja2 alone keys them by name and file, and would hand code compiled with other settings back."""
+    builds: list[str] = []
+
+    def counted(env):
+        real = env.compile
+        monkeypatch.setattr(env, "compile", lambda source, name=None, *a, **k: builds.append(name) or real(source, name, *a, **k))
+        env.bytecode_cache = compile_cache.template_cache()
+        return env
+
+    counted(_page_env(trim_blocks=True)).get_template("report.html.j2")
+    counted(_page_env(trim_blocks=True)).get_template("report.html.j2")  # another run: from the cache
+    assert builds == ["report.html.j2"]
+    counted(_page_env(trim_blocks=False)).get_template("report.html.j2")  # other settings: compiled again
+    assert builds == ["report.html.j2", "report.html.j2"]
+
+
+def test_an_unusable_template_cache_never_fails_the_page(tmp_path: Path):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    compile_cache.use_cache(FileSystemBytecodeCache(str(folder), pattern="__auditor_%s.cache"))
+    try:
+        env = _page_env(trim_blocks=True)
+        env.bytecode_cache = compile_cache.template_cache()
+        assert env.get_template("report.html.j2") is not None and list(folder.iterdir())  # stored
+        for entry in folder.iterdir():
+            entry.write_bytes(b"not bytecode at all")  # corrupt: compiled instead
+        env = _page_env(trim_blocks=True)
+        env.bytecode_cache = compile_cache.template_cache()
+        assert env.get_template("report.html.j2") is not None
+        for entry in folder.iterdir():
+            entry.unlink()
+        folder.rmdir()  # cannot be written: compiled, and the page is still made
+        env = _page_env(trim_blocks=True)
+        env.bytecode_cache = compile_cache.template_cache()
+        assert env.get_template("report.html.j2") is not None
+    finally:
+        compile_cache.use_cache(None)
+        compile_cache._READY = False
