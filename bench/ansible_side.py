@@ -2,9 +2,9 @@
 
 Two forms, generated from what auditor itself sends so both tools run the same commands:
 
-- **idiomatic**: one ``raw`` task per collection command (the edge playbook's commands one by one;
-  on Windows the one shipped collector, ``windows_audit.ps1``: the lab answers the shipped
-  collectors, not arbitrary one-liners, see docs/performance.md);
+- **idiomatic**: one ``raw`` task per collection command: the edge playbook's commands one by one, and on
+  Windows the 16 PowerShell one-liners that read what ``windows_audit.ps1`` reads
+  (``auditor.lab.models.windows_oneliners``, which the lab's Windows hosts answer from their state);
 - **hand-tuned**: one ``raw`` task per host: ``windows_audit.ps1`` on Windows, the edge commands
   joined with an ``echo '@@<i>'`` marker before each.
 
@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from auditor.lab.models.windows_oneliners import ONE_LINERS
 from bench.common import BIN, PLAYBOOKS, ROOT
 from bench.measure import Timed, timed_run
 
@@ -81,7 +82,8 @@ def tasks_of(form: str) -> dict[str, list[tuple[str, str]]]:
     edge = edge_commands()
     win = [("windows audit", windows_audit_script())]
     if form == "idiomatic":
-        return {"windows": win, "edge": [(f"edge {i + 1}", c) for i, c in enumerate(edge)]}
+        return {"windows": [(f"windows {o.name}", o.command) for o in ONE_LINERS],
+                "edge": [(f"edge {i + 1}", c) for i, c in enumerate(edge)]}
     if form == "handtuned":
         return {"windows": win, "edge": [("edge audit (joined)", joined_edge(edge))]}
     raise ValueError(form)
@@ -101,6 +103,8 @@ def expected_marker(task: str, command: str) -> str | None:
     """A text the stdout of this task must contain on every lab host (None: no fixed text)."""
     if task == "windows audit":
         return '"schema":"wsl-docker-audit/1"'
+    if task.startswith("windows "):
+        return next((o.marker for o in ONE_LINERS if f"windows {o.name}" == task), None)
     if task.startswith("edge audit"):
         return f"@@{len(edge_commands()) - 1}"
     return {"uname -r": ".", "cat /etc/os-release": "ID=", "ip -j addr show": '"ifname"',

@@ -87,3 +87,43 @@ def test_the_audit_script_is_recognised_as_ansible_encodes_a_raw_task():
     as_ansible_sends = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     assert windows_collector(as_ansible_sends) == "audit"
     assert windows_collector(as_ansible_sends + "\nGet-Process") is None
+
+
+def test_the_one_liners_of_an_idiomatic_playbook_are_answered_from_the_hosts_state():
+    """Each PowerShell one-liner the benchmark's idiomatic ansible playbook sends gets, on every Windows scenario,
+    the facts the collector reports for the same host (never Windows' "is not recognized"); text that is not one
+    of them, even nearly, stays unknown."""
+    from auditor.lab.models.windows_oneliners import ONE_LINERS, one_liner
+
+    windows = [s for s in LIB.values() if s.name.startswith("win-")]
+    fleet = LabFleet(name_hosts(windows))
+    assert len(ONE_LINERS) == 16 and len(fleet.hosts) >= 20
+    for host in fleet.hosts:
+        model = host.model
+        doc = json.loads(model.run_collector("audit", AUDIT).stdout)  # type: ignore[union-attr]
+        answers = {o.name: model.run_powershell(o.command) for o in ONE_LINERS}  # type: ignore[union-attr]
+        for o in ONE_LINERS:
+            assert b"is not recognized" not in answers[o.name].stderr, (host.name, o.name)
+            if o.marker is not None:
+                assert o.marker.encode() in answers[o.name].stdout, (host.name, o.name)
+        os_ = json.loads(answers["os version"].stdout)
+        assert os_ == {k: doc["os"][k] for k in os_} and os_["CurrentBuild"] == doc["os"]["CurrentBuild"]
+        assert answers["os caption"].stdout.decode().strip() == doc["os"]["Caption"]
+        profiles = json.loads(answers["user profiles"].stdout)
+        profiles = profiles if isinstance(profiles, list) else [profiles]
+        assert [p["SID"] for p in profiles] == [p["SID"] for p in doc["profiles"]]
+        ports = json.loads(answers["tcp listeners"].stdout)
+        assert sorted(r["LocalPort"] for r in ports) == sorted(r["LocalPort"] for r in doc["tcpListen"])
+        assert (answers["docker ps"].rc == 0) == doc["docker"]["Reachable"]
+        if doc["docker"]["Reachable"]:
+            assert answers["docker ps"].stdout.decode() == doc["docker"]["Ps"]
+        wsl = base64.b64decode(doc["wslVersion"]["Base64"])
+        assert answers["wsl version"].stdout == wsl
+        for p in doc["profiles"]:
+            if p["WslConfig"] and "Base64" in p["WslConfig"] and p["LocalPath"].startswith("C:\\Users\\"):
+                text = base64.b64decode(p["WslConfig"]["Base64"])
+                wanted = text.decode("utf-16") if text.startswith(b"\xff\xfe") else text.decode("utf-8-sig", "replace")
+                assert wanted in answers["wslconfig files"].stdout.decode()
+    assert one_liner("  wsl.exe   --version ") is ONE_LINERS[5]
+    assert one_liner("wsl.exe --status") is None
+    assert one_liner(ONE_LINERS[0].command.replace("CurrentBuild", "CurrentBuildNumber")) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from bench import run, table
-from bench.ansible_side import check_outputs, edge_commands, parse_recap, playbook_text, tasks_of
+from bench.ansible_side import check_outputs, edge_commands, expected_marker, parse_recap, playbook_text, tasks_of
 
 
 def test_ratio_and_per_host():
@@ -71,37 +71,48 @@ def test_parse_recap_per_host():
 
 
 def _log(win_stdout: str, edge_stderr: str = "") -> str:
-    lines = ["TASK [windows audit] ****",
-             'ok: [win-dev-0001] => {"changed": false, "rc": 0, "stdout": ' + f'"{win_stdout}", "stderr": ""' + "}"]
+    """An idiomatic run's -v log: each Windows one-liner answered with its marker (``win_stdout`` for the first),
+    each edge command with what a lab host answers."""
+    lines = []
+    for i, (name, _) in enumerate(tasks_of("idiomatic")["windows"]):
+        marker = expected_marker(name, "") or "x"
+        out = win_stdout if i == 0 else marker.replace('"', '\\"')
+        lines += [f"TASK [{name}] ****",
+                  'ok: [win-dev-0001] => {"changed": false, "rc": 0, "stdout": ' + f'"{out}", "stderr": ""' + "}"]
     for i, cmd in enumerate(edge_commands()):
         out = {"uname -r": "6.1.0\\n", "cat /etc/os-release": "ID=debian\\n", "ip -j addr show": '[{\\"ifname\\": \\"lo\\"}]',
                "ip -j route show": "[]"}.get(cmd, "x")
         lines += [f"TASK [edge {i + 1}] ****",
                   f'ok: [edge-0001] => {{"rc": 0, "stdout": "{out}", "stderr": "{edge_stderr if i == 2 else ""}"}}']
-    return "\n".join(lines) + "\n" + RECAP.replace("ok=0    changed=0    unreachable=1", "ok=1    changed=0    unreachable=0")
+    windows_tasks = len(tasks_of("idiomatic")["windows"])
+    return "\n".join(lines) + "\n" + RECAP.replace("ok=0    changed=0    unreachable=1", "ok=1    changed=0    unreachable=0") \
+        .replace("win-dev-0001               : ok=1 ", f"win-dev-0001               : ok={windows_tasks} ")
 
 
+GOOD = '{\\"CurrentBuild\\":\\"26100\\"}'  # the first Windows task's answer (os version), as -v prints it
 GROUPS = {"windows": ["win-dev-0001"], "edge": ["edge-0001"]}
 
 
 def test_outputs_with_real_answers_pass():
-    good = _log('{\\"schema\\":\\"wsl-docker-audit/1\\"}')
+    good = _log(GOOD)
     assert check_outputs(good, "idiomatic", GROUPS) == []
 
 
 def test_outputs_where_the_lab_answered_errors_fail():
     not_known = _log("if : The term 'if' is not recognized as the name of a cmdlet")
     problems = check_outputs(not_known, "idiomatic", GROUPS)
-    assert any("did not know task 'windows audit'" in p for p in problems)
-    edge_unknown = _log('{\\"schema\\":\\"wsl-docker-audit/1\\"}', edge_stderr="sh: 1: frobnicate: not found")
+    assert any("did not know task 'windows os version'" in p for p in problems)
+    no_marker = _log("")  # an empty answer where every lab host prints its build
+    assert any("task 'windows os version' output lacks" in p for p in check_outputs(no_marker, "idiomatic", GROUPS))
+    edge_unknown = _log(GOOD, edge_stderr="sh: 1: frobnicate: not found")
     assert any("did not know task 'edge 3'" in p for p in check_outputs(edge_unknown, "idiomatic", GROUPS))
     # a host with no docker answers `docker: not found`: a real answer, not an unknown command
-    no_docker = _log('{\\"schema\\":\\"wsl-docker-audit/1\\"}', edge_stderr="sh: 1: docker: not found")
+    no_docker = _log(GOOD, edge_stderr="sh: 1: docker: not found")
     assert check_outputs(no_docker, "idiomatic", GROUPS) == []
 
 
 def test_unreachable_or_missing_hosts_fail_the_check():
-    log = _log('{\\"schema\\":\\"wsl-docker-audit/1\\"}')
+    log = _log(GOOD)
     problems = check_outputs(log, "idiomatic", {"windows": ["win-dev-0001", "win-dev-0002", "win-dev-0003"], "edge": []})
     assert any(p.startswith("win-dev-0003: recap ok=-1") for p in problems)
 

@@ -2,7 +2,8 @@
 
 ``MirroredWindowsModel`` plugs into the WinRS server (``auditor.lab.winrs``). It recognises the
 shipped collector scripts by their text (``recognize.windows_collector``) and answers each with the
-JSON document the real PowerShell script prints for the host's ``WindowsState``; any other script
+JSON document the real PowerShell script prints for the host's ``WindowsState``, and the one-liners of
+``windows_oneliners`` (a playbook's task per fact) with those facts; any other script
 goes to the base model's tiny PowerShell (hostname, whoami, ipconfig, echo; unknown commands get
 Windows' "is not recognized" error and rc 1).
 
@@ -25,6 +26,7 @@ from auditor.lab.models import dockerjson as dj
 from auditor.lab.models import wsl_rules
 from auditor.lab.models.recognize import windows_collector
 from auditor.lab.models.remediation import apply_remediation, is_remediation
+from auditor.lab.models.windows_oneliners import one_liner
 from auditor.lab.models.windows_state import LAB_EPOCH, Container, DockerDesktop, Listener, UserProfile, WindowsState, ts
 from auditor.lab.winrs.model import CommandOutcome, WindowsHostModel
 
@@ -73,10 +75,13 @@ class MirroredWindowsModel(WindowsHostModel):
             return self._json(self.user_context())
         if kind == "probe":
             return self._json(self.probe())
+        known = one_liner(script)  # what an ansible user's playbook sends, a task per fact
+        if known is not None:
+            return known.answer(self)
         return super().run_collector(name, script)
 
     def run_powershell(self, script: str) -> CommandOutcome:
-        if windows_collector(script) is not None:  # a collector sent on its own, not in a batch
+        if windows_collector(script) is not None or one_liner(script) is not None:  # sent on its own, not in a batch
             return self.run_collector("", script)
         return super().run_powershell(script)
 
