@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -175,9 +176,10 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str], recor
         console.print(table)
     else:
         width = min(max((len(r[0]) for r in rows), default=4), 48)
+        verdict_width = min(max((len(r[2]) for r in rows), default=7), 40)  # the longest names are 26 characters
         _plain(console, "Recap (hosts needing attention first):")
         for name, status, verdict, detail, seconds in rows:
-            _plain(console, f"{name:<{width}}  {status:<11}  {verdict:<24}  {seconds:>6}  {detail}")
+            _plain(console, f"{name:<{width}}  {status:<11}  {verdict:<{verdict_width}}  {seconds:>6}  {detail}")
         if more:
             _plain(console, more)
     for path in report_paths:
@@ -190,7 +192,7 @@ def print_recap(console: Console, run: RunResult, report_paths: list[str], recor
     if run.waivers:
         soon = sum(w.expiring_soon for w in run.waivers)
         _plain(console, f"waivers in force: {len(run.waivers)}" + (f", {soon} expiring within 14 days" if soon else ""))
-    _plain(console, summary_line(run))
+    _plain(console, summary_line(run), wrap=True)
 
 
 def _recap_row(host: HostResult, run: RunResult) -> tuple[str, str, str, str, str]:
@@ -202,12 +204,33 @@ def _recap_row(host: HostResult, run: RunResult) -> tuple[str, str, str, str, st
             f"{host.timings.total_ms / 1000:.1f}s")
 
 
-def _plain(console: Console, text: str) -> None:
-    """A plain line (no markup), control characters made visible; cut at LOG_WIDTH when there is no terminal."""
+def _plain(console: Console, text: str, *, wrap: bool = False) -> None:
+    """A plain line (no markup), control characters made visible. Without a terminal no line is wider than
+    LOG_WIDTH: a longer one is cut, or with ``wrap`` (the fleet summary, whose every count matters) continued on
+    indented lines, broken only after a comma or before a ``|``."""
     line = for_terminal(text)
+    lines = [line]
     if not console.is_terminal and len(line) > LOG_WIDTH:
-        line = line[:LOG_WIDTH - 1] + "…"
-    console.print(line, markup=False, highlight=False, soft_wrap=not console.is_terminal, crop=False)
+        lines = wrap_log_line(line) if wrap else [line[:LOG_WIDTH - 1] + "…"]
+    for one in lines:
+        console.print(one, markup=False, highlight=False, soft_wrap=not console.is_terminal, crop=False)
+
+
+def wrap_log_line(line: str, width: int = LOG_WIDTH, indent: str = "  ") -> list[str]:
+    """``line`` as lines of at most ``width`` characters, broken after ", " or before " | " (a name and its count
+    stay together); continuation lines start with ``indent``; a piece longer than a line is cut."""
+    out: list[str] = []
+    current = ""
+    for piece in re.split(r"(?<=,) | (?=\| )", line):
+        candidate = f"{current} {piece}" if current else (indent + piece if out else piece)
+        if len(candidate) <= width or not current:
+            current = candidate
+        else:
+            out.append(current)
+            current = indent + piece
+        if len(current) > width:
+            current = current[:width - 1] + "…"
+    return [*out, current] if current else out
 
 
 def summary_line(run: RunResult) -> str:
@@ -216,10 +239,10 @@ def summary_line(run: RunResult) -> str:
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items()))
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s.by_verdict.items(), key=lambda kv: -kv[1]))
     line = f"{s.hosts} hosts in {duration:.1f}s: {statuses or 'none'}"
+    if run.interrupted:  # before the counts: a reader must not miss it however many verdicts follow
+        line += " | INTERRUPTED (partial results kept)"
     if verdicts:
         line += f" | verdicts: {verdicts}"
-    if run.interrupted:
-        line += " | INTERRUPTED (partial results kept)"
     return line
 
 
