@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import table
+from bench import startup, table
 from bench.ansible_side import missing_tools, run_ansible, version as ansible_version
 from bench.common import BIN, PLAYBOOKS, PYTHON, RESULTS, ROOT, proc_cpu_s, raise_nofile
 from bench.measure import timed_run
@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                                "notes": ["ansible-core: not run (--no-ansible)"] if args.no_ansible else []}
     if args.ansible_sizes:
         results["machine"]["ansible_version"] = ansible_version()
+    # what a one-shot run pays before its first host, in fresh interpreters on a quiet machine (bench/startup.py)
+    results["startup"] = startup.measure(3 if args.quick else 5)
     for n in args.sizes:
         bench_size(n, args, workdir, results)
     results["machine"]["load_after"] = os.getloadavg()[0]

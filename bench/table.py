@@ -147,6 +147,10 @@ def render(results: dict[str, Any]) -> str:
         if any(c.get("sweep") for c in results["ansible"]):
             parts += ["### Each tool's best forks setting", "",
                       markdown_table(SWEEP_HEADERS, sweep_rows(results["ansible"])), ""]
+    if results.get("startup"):
+        parts += ["## Before the first host (`bench/startup.py`: fresh interpreters, best of several)", "",
+                  markdown_table(["step", "wall s", "CPU s"],
+                                 [[r["step"], f"{r['wall_s']:.3f}", f"{r['cpu_s']:.3f}"] for r in results["startup"]]), ""]
     parts += ["## Targets", "", markdown_table(["target", "measured", "met"], targets(results)), ""]
     for note in results.get("notes", []):
         parts.append(f"- {note}")

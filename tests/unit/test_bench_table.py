@@ -134,3 +134,14 @@ def test_harness_refuses_to_run_without_sshpass_unless_told(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty PATH: no ssh, no sshpass
     assert run.main(["--sizes", "10", "--ansible-sizes", "10", "--out", str(tmp_path)]) == 2
     assert "sshpass" in capsys.readouterr().err
+
+
+def test_the_report_shows_what_start_up_costs_when_measured():
+    from bench.table import render
+
+    base = {"machine": {}, "audits": [], "ansible": []}
+    assert "Before the first host" not in render(base)
+    rows = [{"step": "python -c pass", "wall_s": 0.022, "cpu_s": 0.02, "wall_median_s": 0.023},
+            {"step": "the libraries auditor run imports", "wall_s": 0.475, "cpu_s": 0.47, "wall_median_s": 0.49}]
+    md = render({**base, "startup": rows})
+    assert "## Before the first host" in md and "| the libraries auditor run imports | 0.475 | 0.470 |" in md
