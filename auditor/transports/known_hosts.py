@@ -77,7 +77,7 @@ def _index(view: _View, text: str) -> None:
     view.shared += shared
 
 
-def _read(path: str, data: bytes, stamp: tuple[int, int, float]) -> _View:
+def _read(data: bytes, stamp: tuple[int, int, float]) -> _View:
     view = _View(stamp, len(data), hashlib.sha1(data).digest())
     text = data.decode("utf-8")
     _index(view, text)
@@ -116,7 +116,7 @@ def read_known_hosts(path: str) -> _View | None:
                 view.stamp = stamp
                 if view.whole is not None or len(view.shared) <= MAX_SHARED_LINES:
                     return view
-        view = _views[path] = _read(path, data, stamp)
+        view = _views[path] = _read(data, stamp)
         return view
 
 
