@@ -42,6 +42,11 @@ from auditor.transports.base import transport_module
 #: Below this many hosts per worker a second process costs more (start-up, imports) than it saves.
 MIN_HOSTS_PER_WORKER = 50
 WORKER_DIED = "its worker process ended unexpectedly"
+#: the collector's thresholds in a worker. A host's results are thousands of short-lived containers (parsed JSON,
+#: models): at Python's default of 700, the youngest generation ran every few dozen hosts and walked whatever was
+#: alive then, then the next generation again: ~3.3 s of CPU per worker of 10,000 hosts (gc.callbacks, 20,000-host
+#: lab audit); with 10,000, 0.5 s. The garbage is nearly all freed by reference counting; cycles wait a little longer.
+WORKER_GC_THRESHOLD = (10_000, 10, 10)
 
 
 @dataclass(frozen=True)
@@ -204,11 +209,7 @@ def _worker_main(plans: list[HostPlan] | PackedPlans, header: RunResult, options
     die_with_parent(parent_pid)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     import_values(secret_values)  # empty when forked: the inherited store has them
-    # A host's results are thousands of short-lived containers (parsed JSON, models): at Python's default of 700,
-    # the collector's youngest generation ran every few dozen hosts and walked whatever was alive then, then the
-    # next generation again: ~3.3 s of CPU per worker of 10,000 hosts (gc.callbacks, 20,000-host lab audit); with
-    # 10,000, 0.5 s. The garbage is nearly all freed by reference counting anyway; cycles wait a little longer.
-    gc.set_threshold(10_000, 10, 10)
+    gc.set_threshold(*WORKER_GC_THRESHOLD)
     pipe = PipeSink(conn)
     runner = Runner(options, sinks=[pipe], play_executor=executor, check_hook=hook, keep_results=False,
                     serialised=pipe.serialised)

@@ -145,7 +145,7 @@ def execute_audit(
         previous: dict[str, PreviousScan] = {}
         if not history.temporary:
             run.history, previous = history_of(run.run_id, history.store)
-        paths = write_reports(_from_store(run, history.store, previous, planned, unfinished), formats, output)
+        paths = write_reports(from_store(run, history.store, previous, planned, unfinished), formats, output)
     not_ok = set(tally.not_ok)
     write_retry_file(output / "last.retry", [name for name in planned if name in not_ok])
     if not quiet:
@@ -159,7 +159,7 @@ def _in_order(hosts: list[HostResult], planned: list[str]) -> list[HostResult]:
     return sorted(hosts, key=lambda h: position.get(h.name, len(position)))
 
 
-def _from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan], planned: list[str],
+def from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan], planned: list[str],
                 unfinished: list[HostResult]) -> RunResult:
     """``run`` as its reports need it: every planned host's full result read back from ``store`` batch by batch as
     the writers go, in plan order; a host the store does not hold (it never finished) is its ``unfinished`` error."""

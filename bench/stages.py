@@ -1,0 +1,317 @@
+"""What auditor's own work costs per host, stage by stage: ``python -m bench.stages INVENTORY [--repeat 3]``.
+
+The benchmark's "CPU vs floor" says how much auditor adds to moving the bytes; py-spy says roughly where. This
+says it exactly, without the network: each host of a running lab (``python -m bench.labserve``) is audited once
+over its real transport while its answers are recorded, then the recorded answers are replayed through auditor's
+own code, one stage at a time, in this process, timed with ``time.process_time`` (best of ``--repeat``):
+
+- **worker: the whole host without a transport** (``Runner.run`` with a transport that hands back the recorded
+  answer: asyncio lanes, deadlines, gathering, checks, verdicts, the result model), then its parts:
+  **gather** (the batch's output split into sections, parsed, derived) and **checks and verdict**;
+- **worker: result to JSON text** (what a worker sends its parent), **parent: JSON text to result**;
+- **store sink** (the parent's history store: rows, digests, zlib, SQLite inserts, a real store in a temporary
+  folder), of which **store rows** are the part before SQL;
+- **reports** (JSON and HTML, the hosts read back from that store, as ``auditor run`` writes them).
+
+Each host is recorded with one fixed batch nonce (the replayed script must carry the same section markers as
+the recorded one); nothing else differs from a run. What is not here: the transports (the floor's share), the
+pipe between worker and parent, the console, start-up (``bench.startup``). ``--floor OUT.json`` (from
+``python -m bench.floor`` on the same lab) adds the floor's CPU per host and what the issue's 1.5x target
+allows auditor's own work (half the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from auditor.workers import WORKER_GC_THRESHOLD
+from bench.common import PLAYBOOKS, raise_nofile
+from auditor.sinks import BaseSink
+
+FIXED_NONCE = "00b3e4c4f1dec0de"  # hex, as new_nonce makes them
+
+
+@dataclass
+class Recorded:
+    """Every answer each host gave, in order, by host name."""
+
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Stage:
+    name: str
+    cpu_s: float
+    hosts: int
+    note: str = ""
+
+    @property
+    def ms_per_host(self) -> float:
+        return self.cpu_s / self.hosts * 1000 if self.hosts else 0.0
+
+
+class _AsAWorker(BaseSink):
+    """What a worker's pipe sink does with each result: makes its JSON text and lets the model go (the text is kept
+    here, where a worker sends it to its parent)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.statuses: Counter[str] = Counter()
+
+    def host_finished(self, result: Any) -> None:
+        self.statuses[result.status.value] += 1
+        self.texts.append(result.model_dump_json())
+
+
+@contextmanager
+def _fixed_nonce() -> Iterator[None]:
+    """Every batch carries the same markers while measuring, so that a recorded answer fits the replayed script."""
+    import auditor.gather
+
+    real = auditor.gather.new_nonce
+    auditor.gather.new_nonce = lambda: FIXED_NONCE
+    try:
+        yield
+    finally:
+        auditor.gather.new_nonce = real
+
+
+def recording_factory(recorded: Recorded) -> Callable[[Any], Any]:
+    from auditor.transports.base import Transport, get_transport
+
+    class RecordingTransport(Transport):
+        def __init__(self, spec: Any):
+            super().__init__(spec)
+            self.inner = get_transport(spec)
+            self.shell = self.inner.shell
+
+        async def connect(self) -> None:
+            await self.inner.connect()
+
+        async def run(self, script: str, timeout: float | None = None) -> Any:
+            result = await self.inner.run(script, timeout)
+            recorded.answers.setdefault(self.spec.name, []).append(result)
+            return result
+
+        async def close(self) -> None:
+            await self.inner.close()
+
+    return RecordingTransport
+
+
+def replay_factory(recorded: Recorded, shells: dict[str, str]) -> Callable[[Any], Any]:
+    from auditor.transports.base import Transport
+
+    class ReplayTransport(Transport):
+        def __init__(self, spec: Any):
+            super().__init__(spec)
+            self.shell = shells[spec.name]
+            self.answers: Iterator[Any] = iter(recorded.answers[spec.name])
+
+        async def connect(self) -> None:
+            return None
+
+        async def run(self, script: str, timeout: float | None = None) -> Any:
+            return next(self.answers)
+
+        async def close(self) -> None:
+            return None
+
+    return ReplayTransport
+
+
+def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False) -> tuple[float, Any]:
+    """Best CPU seconds of ``repeat`` calls, and the last call's value. The garbage collector works as in the
+    process the stage runs in (a worker's thresholds, or the parent's defaults), and what the stage is handed
+    (every host's answers or results, held here at once, where the real process holds a few) is left out of its
+    passes: otherwise each stage would pay for walking 1,000 hosts' objects again and again (a parse of the
+    parent's that costs 0.05 ms a host would measure 0.37)."""
+    best, value = float("inf"), None
+    threshold = gc.get_threshold()
+    for _ in range(repeat):
+        value = None
+        gc.collect()
+        gc.freeze()
+        if worker:
+            gc.set_threshold(*WORKER_GC_THRESHOLD)
+        try:
+            t = time.process_time()
+            value = fn()
+            best = min(best, time.process_time() - t)
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+    return best, value
+
+
+def measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict[str, int]]:
+    with _fixed_nonce():
+        return _measure(inventory, repeat, forks)
+
+
+def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict[str, int]]:
+    from auditor import api
+    from auditor.checks import evaluate_checks
+    from auditor.commands.run import from_store
+    from auditor.gather import gather_play
+    from auditor.report.writers import write_reports
+    from auditor.results import HostResult, PlayResult
+    from auditor.rules import get_verdict_rule
+    from auditor.runner import Runner, RunOptions
+    from auditor.store.rows import host_rows
+    from auditor.store.sink import StoreSink
+    from auditor.store.store import open_store
+
+    options = RunOptions(forks=forks, workers=1)
+    plan = api.plan_audit([str(p) for p in PLAYBOOKS], [inventory], options=options)
+    plans = list(plan.hosts)
+    n = len(plans)
+    recorded = Recorded()
+    live = asyncio.run(Runner(options, transport_factory=recording_factory(recorded)).run(plans, plan.header))
+    statuses = Counter(h.status.value for h in live.hosts)
+    if set(statuses) - {"ok", "failed"}:
+        raise SystemExit(f"bench.stages: hosts not audited over their transports: {dict(statuses)}")
+    shells = {p.name: ("powershell" if p.platform == "windows" else "sh") for p in plans}
+    stages: list[Stage] = []
+
+    def whole_hosts() -> _AsAWorker:
+        sink = _AsAWorker()
+        runner = Runner(options, sinks=[sink], transport_factory=replay_factory(recorded, shells), keep_results=False)
+        asyncio.run(runner.run(plans, plan.header))
+        return sink
+
+    cpu, worker = _cpu(whole_hosts, repeat, worker=True)
+    if worker.statuses != statuses:
+        raise SystemExit("bench.stages: replayed hosts ended otherwise than recorded ones")
+    stages.append(Stage("worker: the whole host without a transport", cpu, n,
+                        "Runner.run on replayed answers: lanes, deadlines, gather, checks, verdicts, result model, "
+                        "its JSON text"))
+    texts: list[str] = worker.texts
+    run = live.model_copy(update={"hosts": []})
+
+    gathered: list[tuple[Any, Any, Any]] = []
+
+    def gather_all() -> None:
+        gathered.clear()
+        factory = replay_factory(recorded, shells)
+
+        async def go() -> None:
+            for p in plans:
+                assert p.spec is not None
+                transport = factory(p.spec)
+                for planned in p.plays:
+                    result = PlayResult(play=planned.play.name, playbook=planned.playbook, platform=p.platform)
+                    facts = await gather_play(transport, p, planned.play, options.enabled, 60.0, result)
+                    gathered.append((p, planned, facts))
+
+        asyncio.run(go())
+
+    cpu, _ = _cpu(gather_all, repeat, worker=True)
+    stages.append(Stage("  of which gather: split, parse, derive", cpu, n))
+
+    def checks_all() -> None:
+        for p, planned, facts in gathered:
+            checks = evaluate_checks(planned.play.checks, facts.context, p.platform, options.enabled)
+            if planned.play.verdict:
+                get_verdict_rule(planned.play.verdict)(facts.facts, checks, facts.variables)  # type: ignore[misc]
+
+    cpu, _ = _cpu(checks_all, repeat, worker=True)
+    stages.append(Stage("  of which checks and verdict", cpu, n))
+
+    parsed = [HostResult.model_validate_json(t) for t in texts]
+    cpu, _ = _cpu(lambda: [h.model_dump_json() for h in parsed], repeat, worker=True)
+    stages.append(Stage("  of which result to JSON text", cpu, n, "what a worker sends its parent"))
+
+    def parse_each() -> None:  # the parent hands each result on and keeps none
+        for text in texts:
+            HostResult.model_validate_json(text)
+
+    cpu, _ = _cpu(parse_each, repeat)
+    stages.append(Stage("parent: JSON text to result", cpu, n))
+
+    def rows_each() -> None:
+        for h in parsed:
+            host_rows("r", h, h.finished)
+
+    rows_cpu, _ = _cpu(rows_each, repeat)
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
+        def sink_all(i: int) -> Any:
+            store = open_store(f"sqlite:///{tmp}/history-{i}.db")
+            header = run.model_copy(update={"hosts": [], "run_id": f"{run.run_id}-{i}"})
+            sink = StoreSink(store, [h.name for h in parsed])
+            sink.run_started(header, n)
+            for h in parsed:
+                sink.host_finished(h)
+            sink.run_finished(header)
+            return store, header
+
+        def reports_of(store: Any, header: Any, i: int) -> None:
+            planned = store.planned_hosts(header.run_id)
+            write_reports(from_store(header, store, {}, planned, []), ["json", "html"], Path(tmp) / f"reports-{i}")
+
+        best_sink, best_reports = float("inf"), float("inf")
+        for i in range(repeat):
+            cpu, (store, header) = _cpu(partial(sink_all, i), 1)
+            best_sink = min(best_sink, cpu)
+            try:
+                cpu, _ = _cpu(partial(reports_of, store, header, i), 1)
+                best_reports = min(best_reports, cpu)
+            finally:
+                store.close()
+    stages.append(Stage("parent: store sink", best_sink, n, "rows, digests, zlib, SQLite (its writer thread included)"))
+    stages.append(Stage("  of which store rows (before SQL)", rows_cpu, n))
+    stages.append(Stage("reports: JSON and HTML from the store", best_reports, n))
+    return stages, dict(statuses)
+
+
+def table(stages: list[Stage], floor_ms: float | None) -> str:
+    lines = ["| stage | CPU ms/host |", "|---|---:|"]
+    for s in stages:
+        lines.append(f"| {s.name} | {s.ms_per_host:.3f} |")
+    own = sum(s.ms_per_host for s in stages if not s.name.startswith(" "))
+    lines.append(f"| **auditor's own work, the stages above summed** | **{own:.3f}** |")
+    if floor_ms is not None:
+        lines.append(f"| the floor (transports alone, bench.floor) | {floor_ms:.3f} |")
+        lines.append(f"| what the 1.5x target leaves for auditor's own work | {floor_ms / 2:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.stages", description=__doc__.split("\n\n")[0])
+    ap.add_argument("inventory", help="a running lab's inventory (python -m bench.labserve --inventory-out)")
+    ap.add_argument("--repeat", type=int, default=3, help="replays of each stage; the best counts")
+    ap.add_argument("--forks", type=int, default=50)
+    ap.add_argument("--floor", help="bench.floor's JSON on the same lab: adds the floor's CPU per host")
+    ap.add_argument("--json", dest="json_out", help="also write the stages as JSON here")
+    args = ap.parse_args(argv)
+    raise_nofile()
+    stages, statuses = measure(args.inventory, args.repeat, args.forks)
+    floor_ms = None
+    if args.floor:
+        floor = json.loads(Path(args.floor).read_text())
+        floor_ms = floor["cpu_s"] / floor["hosts"] * 1000
+    n = stages[0].hosts
+    print(f"{n} hosts ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), best of {args.repeat}\n")
+    print(table(stages, floor_ms))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "hosts": n, "statuses": statuses, "floor_ms_per_host": floor_ms,
+            "stages": [{"stage": s.name.strip(), "part": s.name.startswith(" "), "cpu_s": round(s.cpu_s, 4),
+                        "ms_per_host": round(s.ms_per_host, 4), "note": s.note} for s in stages]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
