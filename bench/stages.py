@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
+import itertools
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -132,7 +135,21 @@ def replay_factory(recorded: Recorded, shells: dict[str, str]) -> Callable[[Any]
     return ReplayTransport
 
 
-def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False) -> tuple[float, Any]:
+#: ``--profile DIR``: each stage once more under cProfile, into DIR/<stage>.prof (not counted in the figures)
+PROFILE_DIR: Path | None = None
+
+
+def _profiled(fn: Callable[[], Any], name: str) -> Any:
+    if PROFILE_DIR is None:
+        return None
+    profile = cProfile.Profile()
+    value = profile.runcall(fn)
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    profile.dump_stats(PROFILE_DIR / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".prof"))
+    return value
+
+
+def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False, name: str = "") -> tuple[float, Any]:
     """Best CPU seconds of ``repeat`` calls, and the last call's value. The garbage collector works as in the
     process the stage runs in (a worker's thresholds, or the parent's defaults), and what the stage is handed
     (every host's answers or results, held here at once, where the real process holds a few) is left out of its
@@ -150,6 +167,8 @@ def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False) -> tuple[floa
             t = time.process_time()
             value = fn()
             best = min(best, time.process_time() - t)
+            if name and _ == repeat - 1:
+                _profiled(fn, name)
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
@@ -192,7 +211,7 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
         asyncio.run(runner.run(plans, plan.header))
         return sink
 
-    cpu, worker = _cpu(whole_hosts, repeat, worker=True)
+    cpu, worker = _cpu(whole_hosts, repeat, worker=True, name="whole host")
     if worker.statuses != statuses:
         raise SystemExit("bench.stages: replayed hosts ended otherwise than recorded ones")
     stages.append(Stage("worker: the whole host without a transport", cpu, n,
@@ -218,7 +237,7 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
 
         asyncio.run(go())
 
-    cpu, _ = _cpu(gather_all, repeat, worker=True)
+    cpu, _ = _cpu(gather_all, repeat, worker=True, name="gather")
     stages.append(Stage("  of which gather: split, parse, derive", cpu, n))
 
     def checks_all() -> None:
@@ -227,28 +246,32 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
             if planned.play.verdict:
                 get_verdict_rule(planned.play.verdict)(facts.facts, checks, facts.variables)  # type: ignore[misc]
 
-    cpu, _ = _cpu(checks_all, repeat, worker=True)
+    cpu, _ = _cpu(checks_all, repeat, worker=True, name="checks")
     stages.append(Stage("  of which checks and verdict", cpu, n))
 
     parsed = [HostResult.model_validate_json(t) for t in texts]
-    cpu, _ = _cpu(lambda: [h.model_dump_json() for h in parsed], repeat, worker=True)
+    cpu, _ = _cpu(lambda: [h.model_dump_json() for h in parsed], repeat, worker=True, name="result text")
     stages.append(Stage("  of which result to JSON text", cpu, n, "what a worker sends its parent"))
 
     def parse_each() -> None:  # the parent hands each result on and keeps none
         for text in texts:
             HostResult.model_validate_json(text)
 
-    cpu, _ = _cpu(parse_each, repeat)
+    cpu, _ = _cpu(parse_each, repeat, name="parent parse")
     stages.append(Stage("parent: JSON text to result", cpu, n))
 
     def rows_each() -> None:
         for h in parsed:
             host_rows("r", h, h.finished)
 
-    rows_cpu, _ = _cpu(rows_each, repeat)
+    rows_cpu, _ = _cpu(rows_each, repeat, name="store rows")
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
-        def sink_all(i: int) -> Any:
+        ids, opened = itertools.count(), []
+
+        def sink_all() -> Any:
+            i = next(ids)
             store = open_store(f"sqlite:///{tmp}/history-{i}.db")
+            opened.append(store)
             header = run.model_copy(update={"hosts": [], "run_id": f"{run.run_id}-{i}"})
             sink = StoreSink(store, [h.name for h in parsed])
             sink.run_started(header, n)
@@ -262,13 +285,14 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
             write_reports(from_store(header, store, {}, planned, []), ["json", "html"], Path(tmp) / f"reports-{i}")
 
         best_sink, best_reports = float("inf"), float("inf")
-        for i in range(repeat):
-            cpu, (store, header) = _cpu(partial(sink_all, i), 1)
-            best_sink = min(best_sink, cpu)
-            try:
-                cpu, _ = _cpu(partial(reports_of, store, header, i), 1)
+        try:
+            for i in range(repeat):
+                cpu, (store, header) = _cpu(sink_all, 1, name="store sink" if i == repeat - 1 else "")
+                best_sink = min(best_sink, cpu)
+                cpu, _ = _cpu(partial(reports_of, store, header, i), 1, name="reports" if i == repeat - 1 else "")
                 best_reports = min(best_reports, cpu)
-            finally:
+        finally:
+            for store in opened:
                 store.close()
     stages.append(Stage("parent: store sink", best_sink, n, "rows, digests, zlib, SQLite (its writer thread included)"))
     stages.append(Stage("  of which store rows (before SQL)", rows_cpu, n))
@@ -295,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--forks", type=int, default=50)
     ap.add_argument("--floor", help="bench.floor's JSON on the same lab: adds the floor's CPU per host")
     ap.add_argument("--json", dest="json_out", help="also write the stages as JSON here")
+    ap.add_argument("--profile", metavar="DIR", help="each stage once more under cProfile, into DIR/<stage>.prof")
     args = ap.parse_args(argv)
     raise_nofile()
+    global PROFILE_DIR
+    PROFILE_DIR = Path(args.profile) if args.profile else None
     stages, statuses = measure(args.inventory, args.repeat, args.forks)
     floor_ms = None
     if args.floor:
