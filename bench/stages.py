@@ -175,12 +175,52 @@ def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False, name: str = "
     return best, value
 
 
-def measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict[str, int]]:
+@dataclass
+class Measured:
+    rungs: list[Stage]       # over the lab's real transports, each rung adding a layer of auditor
+    stages: list[Stage]      # replayed answers, stage by stage
+    statuses: dict[str, int]
+
+
+def measure(inventory: str, repeat: int, forks: int) -> Measured:
     with _fixed_nonce():
         return _measure(inventory, repeat, forks)
 
 
-def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict[str, int]]:
+def _transports_alone(plans: list[Any], forks: int, enabled: set[str]) -> int:
+    """Per host: connect through auditor's own transport, send each play's batch as the audit builds it, read the
+    answer, close; nothing parsed. Returns the answers that carried the batch's END marker."""
+    from auditor.collectors.batch import BatchItem, build_batch
+    from auditor.gather import selected_collectors
+    from auditor.transports.base import get_transport
+
+    end = f"@@AUDITOR:{FIXED_NONCE}:END:".encode()
+
+    async def go() -> int:
+        lanes, answered = asyncio.Semaphore(forks), 0
+
+        async def one(plan: Any) -> None:
+            nonlocal answered
+            async with lanes:
+                transport = get_transport(plan.spec)
+                await transport.connect()
+                try:
+                    for planned in plan.plays:
+                        collectors = selected_collectors(planned.play.gather.get(plan.platform) or [], enabled)
+                        items = [BatchItem(c.name, c.body, c.timeout) for c in collectors]
+                        if items:
+                            result = await transport.run(build_batch(transport.shell, items, FIXED_NONCE), timeout=60)
+                            answered += end in result.stdout
+                finally:
+                    await transport.close()
+
+        await asyncio.gather(*(one(p) for p in plans))
+        return answered
+
+    return asyncio.run(go())
+
+
+def _measure(inventory: str, repeat: int, forks: int) -> Measured:
     from auditor import api
     from auditor.checks import evaluate_checks
     from auditor.commands.run import from_store
@@ -192,18 +232,38 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
     from auditor.store.rows import host_rows
     from auditor.store.sink import StoreSink
     from auditor.store.store import open_store
+    from auditor.workers import preload_transports
 
     options = RunOptions(forks=forks, workers=1)
     plan = api.plan_audit([str(p) for p in PLAYBOOKS], [inventory], options=options)
     plans = list(plan.hosts)
     n = len(plans)
+    preload_transports(plans)  # as before a run's workers fork: the first host pays no import
     recorded = Recorded()
     live = asyncio.run(Runner(options, transport_factory=recording_factory(recorded)).run(plans, plan.header))
     statuses = Counter(h.status.value for h in live.hosts)
     if set(statuses) - {"ok", "failed"}:
         raise SystemExit(f"bench.stages: hosts not audited over their transports: {dict(statuses)}")
     shells = {p.name: ("powershell" if p.platform == "windows" else "sh") for p in plans}
+    batches = sum(len(answers) for answers in recorded.answers.values())
+    rungs: list[Stage] = []
     stages: list[Stage] = []
+
+    cpu, answered = _cpu(lambda: _transports_alone(plans, forks, options.enabled), repeat, worker=True,
+                         name="transports alone")
+    if answered != batches:
+        raise SystemExit(f"bench.stages: {batches - answered} of {batches} batches were not answered over the transports")
+    rungs.append(Stage("auditor's transports alone: connect, the audit's batch, close", cpu, n))
+
+    def live_worker() -> _AsAWorker:
+        sink = _AsAWorker()
+        asyncio.run(Runner(options, sinks=[sink], keep_results=False).run(plans, plan.header))
+        return sink
+
+    cpu, worker = _cpu(live_worker, repeat, worker=True, name="worker live")
+    if worker.statuses != statuses:
+        raise SystemExit(f"bench.stages: a second audit of the lab ended otherwise: {dict(worker.statuses)}")
+    rungs.append(Stage("a worker's whole run over them: Runner, every host's result as JSON text", cpu, n))
 
     def whole_hosts() -> _AsAWorker:
         sink = _AsAWorker()
@@ -297,19 +357,32 @@ def _measure(inventory: str, repeat: int, forks: int) -> tuple[list[Stage], dict
     stages.append(Stage("parent: store sink", best_sink, n, "rows, digests, zlib, SQLite (its writer thread included)"))
     stages.append(Stage("  of which store rows (before SQL)", rows_cpu, n))
     stages.append(Stage("reports: JSON and HTML from the store", best_reports, n))
-    return stages, dict(statuses)
+    return Measured(rungs, stages, dict(statuses))
 
 
-def table(stages: list[Stage], floor_ms: float | None) -> str:
-    lines = ["| stage | CPU ms/host |", "|---|---:|"]
-    for s in stages:
-        lines.append(f"| {s.name} | {s.ms_per_host:.3f} |")
-    own = sum(s.ms_per_host for s in stages if not s.name.startswith(" "))
+def table(measured: Measured, floor_ms: float | None) -> str:
+    lines = ["Over the lab's transports, each rung adding a layer:", "",
+             "| rung | CPU ms/host | added ms/host |", "|---|---:|---:|"]
+    below = floor_ms
+    if floor_ms is not None:
+        lines.append(f"| the floor (bench.floor: connect, one command, close) | {floor_ms:.3f} | |")
+    for rung in measured.rungs:
+        added = f"{rung.ms_per_host - below:.3f}" if below is not None else ""
+        lines.append(f"| {rung.name} | {rung.ms_per_host:.3f} | {added} |")
+        below = rung.ms_per_host
+    lines += ["", "On the recorded answers, replayed stage by stage:", "", "| stage | CPU ms/host |", "|---|---:|"]
+    for stage in measured.stages:
+        lines.append(f"| {stage.name} | {stage.ms_per_host:.3f} |")
+    own = sum(stage.ms_per_host for stage in measured.stages if not stage.name.startswith(" "))
     lines.append(f"| **auditor's own work, the stages above summed** | **{own:.3f}** |")
     if floor_ms is not None:
-        lines.append(f"| the floor (transports alone, bench.floor) | {floor_ms:.3f} |")
-        lines.append(f"| what the 1.5x target leaves for auditor's own work | {floor_ms / 2:.3f} |")
+        lines.append(f"| what the 1.5x target leaves for auditor's own work (half the floor) | {floor_ms / 2:.3f} |")
     return "\n".join(lines)
+
+
+def _rows(stages: list[Stage]) -> list[dict[str, Any]]:
+    return [{"stage": s.name.strip(), "part": s.name.startswith(" "), "cpu_s": round(s.cpu_s, 4),
+             "ms_per_host": round(s.ms_per_host, 4), "note": s.note} for s in stages]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,19 +397,18 @@ def main(argv: list[str] | None = None) -> int:
     raise_nofile()
     global PROFILE_DIR
     PROFILE_DIR = Path(args.profile) if args.profile else None
-    stages, statuses = measure(args.inventory, args.repeat, args.forks)
+    measured = measure(args.inventory, args.repeat, args.forks)
     floor_ms = None
     if args.floor:
         floor = json.loads(Path(args.floor).read_text())
         floor_ms = floor["cpu_s"] / floor["hosts"] * 1000
-    n = stages[0].hosts
-    print(f"{n} hosts ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), best of {args.repeat}\n")
-    print(table(stages, floor_ms))
+    n = measured.stages[0].hosts
+    print(f"{n} hosts ({', '.join(f'{k} {v}' for k, v in sorted(measured.statuses.items()))}), best of {args.repeat}\n")
+    print(table(measured, floor_ms))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
-            "hosts": n, "statuses": statuses, "floor_ms_per_host": floor_ms,
-            "stages": [{"stage": s.name.strip(), "part": s.name.startswith(" "), "cpu_s": round(s.cpu_s, 4),
-                        "ms_per_host": round(s.ms_per_host, 4), "note": s.note} for s in stages]}, indent=2))
+            "hosts": n, "statuses": measured.statuses, "floor_ms_per_host": floor_ms,
+            "rungs": _rows(measured.rungs), "stages": _rows(measured.stages)}, indent=2))
     return 0
 
 

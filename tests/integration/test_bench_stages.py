@@ -33,12 +33,16 @@ def test_every_stage_is_measured_on_the_labs_real_answers(lab_inventory, tmp_pat
     doc = json.loads(out.read_text())
     assert doc["hosts"] == len(SCENARIOS) and set(doc["statuses"]) <= {"ok", "failed"}
     assert sum(doc["statuses"].values()) == len(SCENARIOS)
+    assert [r["stage"] for r in doc["rungs"]] == [
+        "auditor's transports alone: connect, the audit's batch, close",
+        "a worker's whole run over them: Runner, every host's result as JSON text"]
     names = [s["stage"] for s in doc["stages"]]
     assert names[0] == "worker: the whole host without a transport" and "reports: JSON and HTML from the store" in names
-    assert all(s["cpu_s"] > 0 for s in doc["stages"])
+    assert all(s["cpu_s"] > 0 for s in doc["stages"] + doc["rungs"])
     assert doc["floor_ms_per_host"] == pytest.approx(2.0)
     printed = capsys.readouterr().out
-    assert "| what the 1.5x target leaves for auditor's own work | 1.000 |" in printed
+    assert "| what the 1.5x target leaves for auditor's own work (half the floor) | 1.000 |" in printed
+    assert "| the floor (bench.floor: connect, one command, close) | 2.000 | |" in printed
 
 
 def test_a_replay_that_ends_otherwise_gives_no_figures(lab_inventory, monkeypatch):
@@ -55,8 +59,17 @@ def test_a_replay_that_ends_otherwise_gives_no_figures(lab_inventory, monkeypatc
         stages.measure(str(lab_inventory), 1, 4)
 
 
-def test_the_table_sums_stages_not_their_parts():
+def test_the_table_sums_stages_not_their_parts_and_each_rung_adds_to_the_one_below():
     rows = [stages.Stage("a", 0.002, 2), stages.Stage("  of which b", 0.001, 2), stages.Stage("c", 0.004, 2)]
-    text = stages.table(rows, floor_ms=4.0)
+    rungs = [stages.Stage("transports", 0.010, 2), stages.Stage("worker", 0.016, 2)]
+    text = stages.table(stages.Measured(rungs, rows, {"ok": 2}), floor_ms=4.0)
     assert "| **auditor's own work, the stages above summed** | **3.000** |" in text
-    assert "| what the 1.5x target leaves for auditor's own work | 2.000 |" in text
+    assert "| what the 1.5x target leaves for auditor's own work (half the floor) | 2.000 |" in text
+    assert "| transports | 5.000 | 1.000 |" in text and "| worker | 8.000 | 3.000 |" in text
+
+
+def test_unanswered_batches_give_no_figures(lab_inventory, monkeypatch):
+    real = stages._transports_alone  # one host's answer without its END marker
+    monkeypatch.setattr(stages, "_transports_alone", lambda plans, forks, enabled: real(plans, forks, enabled) - 1)
+    with pytest.raises(SystemExit, match="1 of 5 batches were not answered"):
+        stages.measure(str(lab_inventory), 1, 4)
