@@ -1,23 +1,23 @@
-"""What auditor's own work costs per host, stage by stage: ``python -m bench.stages INVENTORY [--repeat 3]``.
+"""What auditor's own work costs per host, stage by stage: ``python -m bench.stages --hosts 1000`` (or a running lab's
+``INVENTORY [--floor FLOOR.json]``).
 
 The benchmark's "CPU vs floor" says how much auditor adds to moving the bytes; py-spy says roughly where. This
-says it exactly, without the network: each host of a running lab (``python -m bench.labserve``) is audited once
-over its real transport while its answers are recorded, then the recorded answers are replayed through auditor's
-own code, one stage at a time, in this process, timed with ``time.process_time`` (best of ``--repeat``):
+says it exactly, in this process, timed with ``time.process_time`` (best of ``--repeat``), the garbage collector set
+as in the process each part runs in:
 
-- **worker: the whole host without a transport** (``Runner.run`` with a transport that hands back the recorded
-  answer: asyncio lanes, deadlines, gathering, checks, verdicts, the result model), then its parts:
-  **gather** (the batch's output split into sections, parsed, derived) and **checks and verdict**;
-- **worker: result to JSON text** (what a worker sends its parent), **parent: JSON text to result**;
-- **store sink** (the parent's history store: rows, digests, zlib, SQLite inserts, a real store in a temporary
-  folder), of which **store rows** are the part before SQL;
-- **reports** (JSON and HTML, the hosts read back from that store, as ``auditor run`` writes them).
+- **rungs, over the lab's real transports**: auditor's own transports alone (connect, each play's batch as the
+  audit builds it, close), then a worker's whole run over them (``Runner``, each result made into its JSON text);
+  with ``--floor`` (or ``--hosts``) the transport floor (``bench.floor``) is the rung below;
+- **stages, on the answers the first audit recorded**, replayed through auditor's own code one at a time:
+  **the worker's whole host without a transport** (asyncio lanes, deadlines, gathering, checks, verdicts, the
+  result and its JSON text) and its parts **gather** (the batch's output split, parsed, derived), **checks and
+  verdict**, **the result's JSON text**; **the parent's parse** of that text; **the store sink** (rows, digests,
+  zlib, SQLite, a real store in a temporary folder), of which **the rows**; **the reports** (JSON and HTML, the
+  hosts read back from that store, as ``auditor run`` writes them).
 
-Each host is recorded with one fixed batch nonce (the replayed script must carry the same section markers as
-the recorded one); nothing else differs from a run. What is not here: the transports (the floor's share), the
-pipe between worker and parent, the console, start-up (``bench.startup``). ``--floor OUT.json`` (from
-``python -m bench.floor`` on the same lab) adds the floor's CPU per host and what the issue's 1.5x target
-allows auditor's own work (half the floor).
+Every batch carries one fixed nonce while measuring (a recorded answer must fit its replayed script); nothing else
+differs from a run. Not here: the pipe between worker and parent, the console, inventory and planning, start-up
+(``bench.startup``).
 """
 
 from __future__ import annotations
@@ -387,21 +387,40 @@ def _rows(stages: list[Stage]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.stages", description=__doc__.split("\n\n")[0])
-    ap.add_argument("inventory", help="a running lab's inventory (python -m bench.labserve --inventory-out)")
+    ap.add_argument("inventory", nargs="?", help="a running lab's inventory (python -m bench.labserve --inventory-out)")
+    ap.add_argument("--hosts", type=int, help="instead of INVENTORY: start a lab of this many hosts (as bench.run "
+                                              "does), run the floor on it, measure, stop the lab")
+    ap.add_argument("--seed", type=int, default=1, help="the lab's seed with --hosts")
     ap.add_argument("--repeat", type=int, default=3, help="replays of each stage; the best counts")
     ap.add_argument("--forks", type=int, default=50)
     ap.add_argument("--floor", help="bench.floor's JSON on the same lab: adds the floor's CPU per host")
     ap.add_argument("--json", dest="json_out", help="also write the stages as JSON here")
     ap.add_argument("--profile", metavar="DIR", help="each stage once more under cProfile, into DIR/<stage>.prof")
     args = ap.parse_args(argv)
+    if (args.inventory is None) == (args.hosts is None):
+        ap.error("give a running lab's INVENTORY or --hosts N, one of them")
     raise_nofile()
     global PROFILE_DIR
     PROFILE_DIR = Path(args.profile) if args.profile else None
-    measured = measure(args.inventory, args.repeat, args.forks)
-    floor_ms = None
-    if args.floor:
-        floor = json.loads(Path(args.floor).read_text())
-        floor_ms = floor["cpu_s"] / floor["hosts"] * 1000
+    if args.hosts is None:
+        return _report(args, args.inventory, json.loads(Path(args.floor).read_text()) if args.floor else None)
+    from bench.run import Lab, run_floor
+
+    with tempfile.TemporaryDirectory(prefix="bench-stages-lab-") as tmp:
+        lab = Lab(args.hosts, args.seed, Path(tmp), with_faults=False)
+        try:
+            lab.wait_ready()
+            floor = run_floor(lab.inventory, Path(tmp) / "floor.json", args.forks)
+            if "error" in floor:
+                raise SystemExit(f"bench.stages: the floor failed: {floor['error']}")
+            return _report(args, str(lab.inventory), floor)
+        finally:
+            lab.stop()
+
+
+def _report(args: argparse.Namespace, inventory: str, floor: dict[str, Any] | None) -> int:
+    measured = measure(inventory, args.repeat, args.forks)
+    floor_ms = floor["cpu_s"] / floor["hosts"] * 1000 if floor else None
     n = measured.stages[0].hosts
     print(f"{n} hosts ({', '.join(f'{k} {v}' for k, v in sorted(measured.statuses.items()))}), best of {args.repeat}\n")
     print(table(measured, floor_ms))

@@ -73,3 +73,18 @@ def test_unanswered_batches_give_no_figures(lab_inventory, monkeypatch):
     monkeypatch.setattr(stages, "_transports_alone", lambda plans, forks, enabled: real(plans, forks, enabled) - 1)
     with pytest.raises(SystemExit, match="1 of 5 batches were not answered"):
         stages.measure(str(lab_inventory), 1, 4)
+
+
+def test_hosts_starts_its_own_lab_and_floor_and_stops_them(tmp_path):
+    out = tmp_path / "stages.json"
+    assert stages.main(["--hosts", "12", "--repeat", "1", "--forks", "4", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["hosts"] == 12 and doc["floor_ms_per_host"] > 0
+    assert sum(doc["statuses"].values()) == 12
+
+
+@pytest.mark.parametrize("argv", [[], ["lab.yml", "--hosts", "12"]])
+def test_one_lab_exactly_is_asked_for(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        stages.main(argv)
+    assert exit_.value.code == 2 and "INVENTORY or --hosts N" in capsys.readouterr().err
