@@ -39,18 +39,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from auditor.sinks import BaseSink
 from auditor.workers import WORKER_GC_THRESHOLD
 from bench.common import PLAYBOOKS, raise_nofile
-from auditor.sinks import BaseSink
 
 FIXED_NONCE = "00b3e4c4f1dec0de"  # hex, as new_nonce makes them
 
 
 @dataclass
 class Recorded:
-    """Every answer each host gave, in order, by host name."""
+    """Every answer each host gave, in order, and the shell its transport speaks, by host name."""
 
     answers: dict[str, list[Any]] = field(default_factory=dict)
+    shells: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def recording_factory(recorded: Recorded) -> Callable[[Any], Any]:
         def __init__(self, spec: Any):
             super().__init__(spec)
             self.inner = get_transport(spec)
-            self.shell = self.inner.shell
+            self.shell = recorded.shells[spec.name] = self.inner.shell
 
         async def connect(self) -> None:
             await self.inner.connect()
@@ -114,13 +115,13 @@ def recording_factory(recorded: Recorded) -> Callable[[Any], Any]:
     return RecordingTransport
 
 
-def replay_factory(recorded: Recorded, shells: dict[str, str]) -> Callable[[Any], Any]:
+def replay_factory(recorded: Recorded) -> Callable[[Any], Any]:
     from auditor.transports.base import Transport
 
     class ReplayTransport(Transport):
         def __init__(self, spec: Any):
             super().__init__(spec)
-            self.shell = shells[spec.name]
+            self.shell = recorded.shells[spec.name]
             self.answers: Iterator[Any] = iter(recorded.answers[spec.name])
 
         async def connect(self) -> None:
@@ -244,7 +245,6 @@ def _measure(inventory: str, repeat: int, forks: int) -> Measured:
     statuses = Counter(h.status.value for h in live.hosts)
     if set(statuses) - {"ok", "failed"}:
         raise SystemExit(f"bench.stages: hosts not audited over their transports: {dict(statuses)}")
-    shells = {p.name: ("powershell" if p.platform == "windows" else "sh") for p in plans}
     batches = sum(len(answers) for answers in recorded.answers.values())
     rungs: list[Stage] = []
     stages: list[Stage] = []
@@ -267,7 +267,7 @@ def _measure(inventory: str, repeat: int, forks: int) -> Measured:
 
     def whole_hosts() -> _AsAWorker:
         sink = _AsAWorker()
-        runner = Runner(options, sinks=[sink], transport_factory=replay_factory(recorded, shells), keep_results=False)
+        runner = Runner(options, sinks=[sink], transport_factory=replay_factory(recorded), keep_results=False)
         asyncio.run(runner.run(plans, plan.header))
         return sink
 
@@ -284,7 +284,7 @@ def _measure(inventory: str, repeat: int, forks: int) -> Measured:
 
     def gather_all() -> None:
         gathered.clear()
-        factory = replay_factory(recorded, shells)
+        factory = replay_factory(recorded)
 
         async def go() -> None:
             for p in plans:

@@ -160,7 +160,7 @@ def _in_order(hosts: list[HostResult], planned: list[str]) -> list[HostResult]:
 
 
 def from_store(run: RunResult, store: Store, previous: dict[str, PreviousScan], planned: list[str],
-                unfinished: list[HostResult]) -> RunResult:
+               unfinished: list[HostResult]) -> RunResult:
     """``run`` as its reports need it: every planned host's full result read back from ``store`` batch by batch as
     the writers go, in plan order; a host the store does not hold (it never finished) is its ``unfinished`` error."""
     from auditor.history.annotate import with_previous

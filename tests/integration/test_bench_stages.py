@@ -48,11 +48,11 @@ def test_every_stage_is_measured_on_the_labs_real_answers(lab_inventory, tmp_pat
 def test_a_replay_that_ends_otherwise_gives_no_figures(lab_inventory, monkeypatch):
     real = stages.replay_factory
 
-    def garbled(recorded, shells):  # every answer loses its section markers: hosts end as malformed errors
+    def garbled(recorded):  # every answer loses its section markers: hosts end as malformed errors
         for answers in recorded.answers.values():
             for result in answers:
                 result.stdout = result.stdout.replace(stages.FIXED_NONCE.encode(), b"0" * len(stages.FIXED_NONCE))
-        return real(recorded, shells)
+        return real(recorded)
 
     monkeypatch.setattr(stages, "replay_factory", garbled)
     with pytest.raises(SystemExit, match="replayed hosts ended otherwise"):
