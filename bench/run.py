@@ -97,6 +97,18 @@ def run_floor(inventory: Path, out: Path, forks: int) -> dict[str, Any]:
     return result
 
 
+def run_stages(inventory: Path, floor: Path, out: Path, forks: int) -> dict[str, Any]:
+    """``bench.stages`` on the lab of this size, in its own process: where a host's CPU goes."""
+    out.unlink(missing_ok=True)
+    with open(out.with_suffix(".log"), "w") as log:
+        proc = subprocess.run([PYTHON, "-m", "bench.stages", str(inventory), "--floor", str(floor), "--json", str(out),
+                               "--forks", str(forks)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": out.with_suffix(".log").read_text()[-2000:]}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 def run_auditor(inventory: Path, workdir: Path, n: int, forks: int, expect_faults: bool) -> dict[str, Any]:
     """``auditor run`` of both shipped playbooks as a user runs it; JSON and HTML reports written."""
     reports = workdir / f"reports-{n}-forks{forks}"
@@ -194,6 +206,13 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path, results: dict[st
                 if not h["valid"]:
                     results["invalid"].append(f"ansible handtuned forks {h['forks']} at {n} hosts: not valid")
             results["ansible"].append(comp)
+        if n == args.stages:
+            stages = run_stages(lab.inventory, workdir / f"floor-{n}.json", workdir / f"stages-{n}.json", args.forks)
+            print(f"[{n}] bench.stages: {'failed' if 'error' in stages else 'done'}", flush=True)
+            if "error" in stages:
+                results["invalid"].append(f"bench.stages at {n} hosts: {stages['error'][-300:]}")
+            else:
+                results["stages"] = stages
     finally:
         lab.stop()
 
@@ -210,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--forks", type=int, default=50, help="forks for both tools (and the floor's concurrency)")
     ap.add_argument("--with-faults", action="store_true", help="include unreachable/hung/wrong-password hosts")
+    ap.add_argument("--stages", type=int, default=None,
+                    help="the fleet size at which bench.stages breaks a host's CPU down, stage by stage "
+                         "(default: 1000 when that size is measured; 0: never)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     default_sizes, default_ansible = ("50", "20") if args.quick else ("100,1000,5000", "100,500")
@@ -217,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         [int(x) for x in (args.ansible_sizes or default_ansible).split(",") if x.strip() and int(x) > 0]
     args.sizes = sorted({int(x) for x in (args.sizes or default_sizes).split(",") if x.strip()} | set(args.ansible_sizes))
     args.sweep = [int(x) for x in args.sweep.split(",") if x.strip()]
+    if args.stages is None:
+        args.stages = 1000 if 1000 in args.sizes and not args.with_faults else 0
     if args.ansible_sizes and missing_tools():
         print(f"bench: ansible figures need {', '.join(missing_tools())}: apt-get install -y openssh-client sshpass "
               "(or pass --no-ansible to measure auditor alone)", file=sys.stderr)

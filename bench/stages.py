@@ -380,6 +380,15 @@ def table(measured: Measured, floor_ms: float | None) -> str:
     return "\n".join(lines)
 
 
+def markdown_of(doc: dict[str, Any]) -> str:
+    """The tables of a ``--json`` document (``bench.run`` puts it in its report)."""
+    def stage(row: dict[str, Any]) -> Stage:
+        return Stage(("  " if row["part"] else "") + row["stage"], row["cpu_s"], doc["hosts"], row.get("note", ""))
+
+    measured = Measured([stage(r) for r in doc["rungs"]], [stage(r) for r in doc["stages"]], doc["statuses"])
+    return table(measured, doc.get("floor_ms_per_host"))
+
+
 def _rows(stages: list[Stage]) -> list[dict[str, Any]]:
     return [{"stage": s.name.strip(), "part": s.name.startswith(" "), "cpu_s": round(s.cpu_s, 4),
              "ms_per_host": round(s.ms_per_host, 4), "note": s.note} for s in stages]

@@ -151,6 +151,11 @@ def render(results: dict[str, Any]) -> str:
         parts += ["## Before the first host (`bench/startup.py`: fresh interpreters, best of several)", "",
                   markdown_table(["step", "wall s", "CPU s"],
                                  [[r["step"], f"{r['wall_s']:.3f}", f"{r['cpu_s']:.3f}"] for r in results["startup"]]), ""]
+    if results.get("stages"):
+        from bench.stages import markdown_of  # imports auditor: only when there is something to show
+
+        parts += [f"## Where a host's CPU goes (`bench/stages.py` at {results['stages']['hosts']:,} hosts, best of three)",
+                  "", markdown_of(results["stages"]), ""]
     parts += ["## Targets", "", markdown_table(["target", "measured", "met"], targets(results)), ""]
     for note in results.get("notes", []):
         parts.append(f"- {note}")

@@ -24,7 +24,7 @@ import redis
 import yaml
 
 from auditor.errors import ExitCode
-from auditor.lab.cli import expectation_mismatches
+from auditor.lab.cli import build_members, expectation_mismatches
 from auditor.lab.fleet import LAB_PASSWORD
 from auditor.lab.scenarios import load_library
 from auditor.results import RunResult
@@ -122,9 +122,19 @@ def test_2000_hosts_across_3_workers_every_host_exactly_once(big_lab, workers, b
     assert not expectation_mismatches(RunResult.model_validate(report), scenario_map(big_lab))
 
 
+#: how late each steady lab host answers each request (a Windows host answers ~8 per audit, an edge node's command
+#: one). The tests below act on a run in flight (kill a runner half way through a shard, SIGTERM the coordinator
+#: before the end), and a shard's progress is published every 0.5 s: on a fast machine, prompt hosts finished a
+#: 50-host shard in 0.4-0.65 s, before a poll could see it half done; with this, in ~2 s
+STEADY_HOST_SECONDS = 0.02
+
+
 @pytest.fixture
 def steady_lab(tmp_path):
-    yield from serve_lab(tmp_path / "lab-steady", 300, *reachable_scenarios())
+    scenarios = reachable_scenarios()
+    members = build_members([Path(s) for s in scenarios], 300, 1)
+    yield from serve_lab(tmp_path / "lab-steady", 300, *scenarios,
+                         *(f"--fault={m.name}=slow:{STEADY_HOST_SECONDS}" for m in members))
 
 
 def recorded(pg_url: str, run_id: str) -> set[str]:

@@ -145,3 +145,19 @@ def test_the_report_shows_what_start_up_costs_when_measured():
             {"step": "the libraries auditor run imports", "wall_s": 0.475, "cpu_s": 0.47, "wall_median_s": 0.49}]
     md = render({**base, "startup": rows})
     assert "## Before the first host" in md and "| the libraries auditor run imports | 0.475 | 0.470 |" in md
+
+
+def test_the_report_shows_where_a_hosts_cpu_goes_when_measured():
+    from bench.table import render
+
+    base = {"machine": {}, "audits": [], "ansible": []}
+    assert "Where a host's CPU goes" not in render(base)
+    doc = {"hosts": 1000, "statuses": {"ok": 1000}, "floor_ms_per_host": 1.4,
+           "rungs": [{"stage": "transports", "part": False, "cpu_s": 1.5, "ms_per_host": 1.5, "note": ""}],
+           "stages": [{"stage": "worker", "part": False, "cpu_s": 0.7, "ms_per_host": 0.7, "note": ""},
+                      {"stage": "of which gather", "part": True, "cpu_s": 0.3, "ms_per_host": 0.3, "note": ""},
+                      {"stage": "reports", "part": False, "cpu_s": 0.3, "ms_per_host": 0.3, "note": ""}]}
+    md = render({**base, "stages": doc})
+    assert "## Where a host's CPU goes (`bench/stages.py` at 1,000 hosts, best of three)" in md
+    assert "| transports | 1.500 | 0.100 |" in md and "|   of which gather | 0.300 |" in md
+    assert "| **auditor's own work, the stages above summed** | **1.000** |" in md
