@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "does), run the floor on it, measure, stop the lab")
     ap.add_argument("--seed", type=int, default=1, help="the lab's seed with --hosts")
     ap.add_argument("--repeat", type=int, default=3, help="replays of each stage; the best counts")
-    ap.add_argument("--forks", type=int, default=50)
+    ap.add_argument("--forks", type=int, default=50, help="hosts audited at once, as auditor run --forks (default 50)")
     ap.add_argument("--floor", help="bench.floor's JSON on the same lab: adds the floor's CPU per host")
     ap.add_argument("--json", dest="json_out", help="also write the stages as JSON here")
     ap.add_argument("--profile", metavar="DIR", help="each stage once more under cProfile, into DIR/<stage>.prof")
