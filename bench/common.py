@@ -14,6 +14,11 @@ PYTHON = sys.executable
 BIN = Path(sys.executable).parent
 
 
+def batch_end(nonce: str) -> bytes:
+    """What every complete answer to a collector batch carries (``auditor.collectors.batch``'s END marker)."""
+    return f"@@AUDITOR:{nonce}:END:".encode()
+
+
 def raise_nofile() -> int:
     """Lift the open-files soft limit to the hard limit (5,000 hosts need >10,000 sockets)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncssh
 
-from bench.common import PLAYBOOKS, raise_nofile
+from bench.common import PLAYBOOKS, batch_end, raise_nofile
 
 
 @dataclass
@@ -144,7 +144,7 @@ async def measure(targets: list[Target], scripts: dict[str, Script], concurrency
             try:
                 work = _winrm(t, script) if t.connection == "winrm" else _ssh(t, script)
                 out = await asyncio.wait_for(work, 60)
-                if f"@@AUDITOR:{script.nonce}:END:".encode() not in out:
+                if batch_end(script.nonce) not in out:
                     raise ValueError("no section markers in the answer")
                 ok += 1
             except Exception as exc:  # noqa: BLE001 - counted and reported: faulty lab hosts fail here too

@@ -41,7 +41,7 @@ from typing import Any
 
 from auditor.sinks import BaseSink
 from auditor.workers import WORKER_GC_THRESHOLD
-from bench.common import PLAYBOOKS, raise_nofile
+from bench.common import PLAYBOOKS, batch_end, raise_nofile
 
 FIXED_NONCE = "00b3e4c4f1dec0de"  # hex, as new_nonce makes them
 
@@ -140,14 +140,13 @@ def replay_factory(recorded: Recorded) -> Callable[[Any], Any]:
 PROFILE_DIR: Path | None = None
 
 
-def _profiled(fn: Callable[[], Any], name: str) -> Any:
+def _profiled(fn: Callable[[], Any], name: str) -> None:
     if PROFILE_DIR is None:
-        return None
+        return
     profile = cProfile.Profile()
-    value = profile.runcall(fn)
+    profile.runcall(fn)
     PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     profile.dump_stats(PROFILE_DIR / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".prof"))
-    return value
 
 
 def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False, name: str = "") -> tuple[float, Any]:
@@ -158,7 +157,7 @@ def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False, name: str = "
     parent's that costs 0.05 ms a host would measure 0.37)."""
     best, value = float("inf"), None
     threshold = gc.get_threshold()
-    for _ in range(repeat):
+    for attempt in range(repeat):
         value = None
         gc.collect()
         gc.freeze()
@@ -168,7 +167,7 @@ def _cpu(fn: Callable[[], Any], repeat: int, worker: bool = False, name: str = "
             t = time.process_time()
             value = fn()
             best = min(best, time.process_time() - t)
-            if name and _ == repeat - 1:
+            if name and attempt == repeat - 1:
                 _profiled(fn, name)
         finally:
             gc.set_threshold(*threshold)
@@ -195,7 +194,7 @@ def _transports_alone(plans: list[Any], forks: int, enabled: set[str]) -> int:
     from auditor.gather import selected_collectors
     from auditor.transports.base import get_transport
 
-    end = f"@@AUDITOR:{FIXED_NONCE}:END:".encode()
+    end = batch_end(FIXED_NONCE)
 
     async def go() -> int:
         lanes, answered = asyncio.Semaphore(forks), 0
